@@ -1,0 +1,62 @@
+# imagegen: `make serve` runs the local stack, `make test` the whole suite. Both create .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SAM_VENV := .venv-sam
+# sam build needs python3.12 on PATH; pyenv keeps it outside the default PATH.
+PY312_BIN := $(shell command -v python3.12 >/dev/null 2>&1 || (pyenv prefix $$(pyenv versions --bare 2>/dev/null | grep '^3\.12' | tail -1) 2>/dev/null | sed 's|$$|/bin|'))
+export AWS_DEFAULT_REGION ?= us-east-1
+
+.PHONY: serve test unit integration e2e lint typecheck template build deploy bench clean
+
+$(BIN)/imagegen: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+$(SAM_VENV)/bin/sam:
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/pip install --quiet aws-sam-cli
+	touch $@
+
+serve: $(BIN)/imagegen  ## the local stack on http://127.0.0.1:3560
+	$(BIN)/imagegen serve
+
+test: lint typecheck template  ## the whole suite: lint, types, template checks, unit, integration, e2e
+	$(BIN)/pytest -n 2 --dist loadfile
+
+unit: $(BIN)/imagegen
+	$(BIN)/pytest tests/unit
+
+integration: $(BIN)/imagegen
+	$(BIN)/pytest tests/integration
+
+e2e: $(BIN)/imagegen
+	$(BIN)/pytest tests/e2e
+
+lint: $(BIN)/imagegen
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(BIN)/imagegen
+	$(BIN)/mypy
+
+template: $(BIN)/imagegen $(SAM_VENV)/bin/sam  ## cfn-lint and sam validate --lint, offline
+	$(BIN)/cfn-lint infra/template.yaml
+	$(SAM_VENV)/bin/sam validate --lint --template-file infra/template.yaml
+
+build: $(SAM_VENV)/bin/sam  ## sam build (python3.12), no AWS account needed
+	PATH="$(PY312_BIN):$$PATH" $(SAM_VENV)/bin/sam build --template-file infra/template.yaml
+
+deploy: build  ## sam deploy --guided the first time; needs AWS credentials
+	$(SAM_VENV)/bin/sam deploy
+
+bench: $(BIN)/imagegen  ## prints the figures quoted in issues
+	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/api_latency.py
+	$(BIN)/python bench/import_time.py
+
+clean:
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

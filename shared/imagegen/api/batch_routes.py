@@ -1,0 +1,25 @@
+"""POST /api/icons/generate/batch and POST /api/icons/batch/{batch_id}/cancel."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+
+from imagegen.api.http import caller_of, json_response
+from imagegen.logic.jobs import cancel_job, create_job
+from imagegen.logic.services import default_services
+from imagegen.models.requests import BatchRequest
+from imagegen.models.responses import JobAcceptedOut, JobStatusOut
+
+router = Router()
+
+
+@router.post("/api/icons/generate/batch", summary="Start a batch of icons", tags=["batches"])
+def start_batch(body: BatchRequest) -> Response[JobAcceptedOut]:
+    accepted = create_job(body, caller_of(router), default_services())
+    return json_response(202, accepted, headers={"Location": accepted.status_url})
+
+
+@router.post("/api/icons/batch/<batch_id>/cancel", summary="Cancel what has not started", tags=["batches"])
+def cancel_batch(batch_id: str) -> Response[JobStatusOut]:
+    return json_response(200, cancel_job(batch_id, caller_of(router), default_services()))

@@ -1,0 +1,91 @@
+"""Build a resolver: the one place where domain errors become HTTP statuses and JSON bodies."""
+
+from __future__ import annotations
+
+import re
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from imagegen import errors
+from imagegen.models.domain import Caller
+from imagegen.models.requests import MAX_BODY_BYTES
+
+logger = Logger(child=True)
+
+ERROR_STATUS: dict[type[errors.ImagegenError], HTTPStatus] = {
+    errors.InvalidRequestError: HTTPStatus.BAD_REQUEST,
+    errors.JobNotFoundError: HTTPStatus.NOT_FOUND,
+    errors.ImageNotFoundError: HTTPStatus.NOT_FOUND,
+    errors.JobFinishedError: HTTPStatus.CONFLICT,
+    errors.ImageExistsError: HTTPStatus.CONFLICT,
+}
+MAX_WAIT_SECONDS = 25
+_PREFER_WAIT = re.compile(r"(?:^|[;,\s])wait\s*=\s*(\d{1,6})(?:$|[;,\s])")
+
+
+def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response[Any]:
+    """A JSON response; Powertools serialises the model (or dict) given as body."""
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body, headers=headers)
+
+
+def error_response(status: HTTPStatus, code: str, message: str) -> Response[Any]:
+    return json_response(status, {"error": code, "message": message})
+
+
+def caller_of(router: Router | APIGatewayHttpResolver) -> Caller:
+    """The caller the authorizer established (API Gateway refuses requests it did not authorize)."""
+    context = router.current_event.request_context.authorizer.get_lambda or {}
+    sub = context.get("sub")
+    if not isinstance(sub, str) or not sub:
+        raise PermissionError("request reached a handler without an authorized caller")
+    scope = context.get("scope", "")
+    return Caller(sub=sub, scopes=frozenset(str(scope).split()))
+
+
+def prefer_wait(router: Router) -> int:
+    """Seconds the caller will wait (RFC 7240 `Prefer: wait=N`), at most 25; 0 when absent."""
+    match = _PREFER_WAIT.search(router.current_event.headers.get("prefer") or "")
+    return min(int(match.group(1)), MAX_WAIT_SECONDS) if match else 0
+
+
+def _describe(error: dict[str, Any]) -> str:
+    where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
+    return f"{where}: {error.get('msg', 'invalid')}" if where else str(error.get("msg", "invalid"))
+
+
+def _limit_body(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    body = app.current_event.body or ""
+    if len(body.encode()) > MAX_BODY_BYTES:
+        return error_response(
+            HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "body_too_large", f"request bodies are limited to {MAX_BODY_BYTES} bytes"
+        )
+    return next_middleware(app)
+
+
+def build_resolver(*routers: Router) -> APIGatewayHttpResolver:
+    """A resolver with validation, the body limit and the error map, serving the given routers."""
+    app = APIGatewayHttpResolver(enable_validation=True)
+    app.use(middlewares=[_limit_body])
+    for router in routers:
+        app.include_router(router)
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(error: RequestValidationError) -> Response[Any]:
+        problems = [_describe(problem) for problem in error.errors()][:10]
+        return error_response(HTTPStatus.BAD_REQUEST, "invalid_request", "; ".join(problems) or "invalid request")
+
+    @app.exception_handler(errors.ImagegenError)
+    def _domain(error: errors.ImagegenError) -> Response[Any]:
+        status = ERROR_STATUS.get(type(error), HTTPStatus.INTERNAL_SERVER_ERROR)
+        return error_response(status, error.code, str(error))
+
+    @app.not_found
+    def _not_found(_: Exception) -> Response[Any]:
+        return error_response(HTTPStatus.NOT_FOUND, "not_found", "no such route")
+
+    return app

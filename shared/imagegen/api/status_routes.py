@@ -1,0 +1,51 @@
+"""Reads: batch status, result and list, stored images, and the OpenAPI document."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from imagegen.api.http import caller_of, json_response
+from imagegen.logic.images import image_location
+from imagegen.logic.jobs import MAX_PAGE, job_result, job_status, list_jobs
+from imagegen.logic.services import default_services
+from imagegen.models.responses import JobListOut, JobResultOut, JobStatusOut
+
+router = Router()
+IMAGES_PREFIX = "/api/images/"
+
+
+@router.get("/api/icons/batch/<batch_id>/status", summary="A batch's state and counts", tags=["batches"])
+def batch_status(batch_id: str) -> Response[JobStatusOut]:
+    return json_response(200, job_status(batch_id, caller_of(router), default_services()))
+
+
+@router.get("/api/icons/batch/<batch_id>/result", summary="Every item of a batch", tags=["batches"])
+def batch_result(batch_id: str) -> Response[JobResultOut]:
+    return json_response(200, job_result(batch_id, caller_of(router), default_services()))
+
+
+@router.get("/api/icons/batches", summary="The caller's batches, newest first", tags=["batches"])
+def batches(
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+) -> Response[JobListOut]:
+    return json_response(200, list_jobs(caller_of(router), limit, cursor, default_services()))
+
+
+# A key has slashes (posts/53/sections/2/raw/x.png): a catch-all pattern, as API Gateway's {key+}.
+@router.get(IMAGES_PREFIX + ".+", summary="Redirect to a stored image or its metadata", tags=["images"])
+def image() -> Response[None]:
+    key = router.current_event.path.removeprefix(IMAGES_PREFIX)
+    location = image_location(key, caller_of(router), default_services())
+    return Response(status_code=302, headers={"Location": location, "Cache-Control": "private, no-store"})
+
+
+@router.get("/api/openapi.json", summary="This API's OpenAPI document", tags=["meta"])
+def openapi() -> Response[str]:
+    from imagegen.api.openapi import openapi_json
+
+    return Response(status_code=200, content_type="application/json", body=openapi_json())

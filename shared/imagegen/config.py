@@ -1,0 +1,60 @@
+"""One Settings model, read once per process from the environment."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every configuration value the service reads; names follow the original system."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    # Provider. OPENAI_AUTH_TOKEN is the original blog script's name for the key.
+    openai_api_key: Annotated[
+        SecretStr | None, Field(validation_alias=AliasChoices("OPENAI_API_KEY", "OPENAI_AUTH_TOKEN"))
+    ] = None
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-image-2"
+    openai_image_size: str = "1024x1024"
+    openai_image_quality: str = "auto"
+    openai_max_retries: Annotated[int, Field(ge=0, le=10)] = 3
+    openai_timeout: Annotated[float, Field(gt=0, le=600)] = 60
+    openai_rate_limit_rpm: Annotated[int, Field(ge=1)] = 5
+    openai_rate_limit_tpm: Annotated[int, Field(ge=1)] = 100_000
+    image_provider: Literal["auto", "offline", "openai"] = "auto"
+
+    # Images and batches.
+    images_base_url: str = "/api/images/"
+    images_max_size: Annotated[int, Field(ge=1024)] = 5_242_880
+    batch_size_default: Annotated[int, Field(ge=1, le=10)] = 5
+    batch_timeout: Annotated[int, Field(ge=10, le=900)] = 300
+    batch_max_concurrent: Annotated[int, Field(ge=1, le=100)] = 3
+
+    # Resources (the template sets these; the defaults are the local stack's names).
+    jobs_table: str = "imagegen-jobs"
+    images_bucket: str = "imagegen-images"
+    queue_url: str = ""
+    job_ttl_days: Annotated[int, Field(ge=1, le=3650)] = 30
+    presign_ttl_seconds: Annotated[int, Field(ge=10, le=3600)] = 300
+
+    # Worker retries: the queue's maxReceiveCount, and the first backoff before a retry.
+    worker_max_receives: Annotated[int, Field(ge=1, le=100)] = 5
+    retry_base_delay_seconds: Annotated[int, Field(ge=0, le=900)] = 5
+
+    # Auth. HS256 with JWT_SECRET (or the secret at JWT_SECRET_ARN in AWS), or RS256/ES256 via JWKS.
+    jwt_secret: SecretStr | None = None
+    jwt_secret_arn: str | None = None
+    jwt_jwks_url: str | None = None
+    jwt_issuer: str = "imagegen"
+    jwt_audience: str = "imagegen"
+
+
+@cache
+def get_settings() -> Settings:
+    """The process's settings, validated on first use (cold start)."""
+    return Settings()

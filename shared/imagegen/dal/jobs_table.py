@@ -1,0 +1,281 @@
+"""The jobs table: one job row (pk JOB#id, sk META) and one row per item (sk ITEM#nnnnn)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from imagegen.dal.clients import client
+from imagegen.models.domain import Counts, ImageSpec, Item, ItemState, Job, JobState
+
+OWNER_INDEX = "owner-index"
+_ser = TypeSerializer()
+_de = TypeDeserializer()
+_NOT_TERMINAL = [ItemState.QUEUED.value, ItemState.RUNNING.value]
+
+
+def _pk(job_id: str) -> dict[str, Any]:
+    return {"S": f"JOB#{job_id}"}
+
+
+def _item_sk(index: int) -> dict[str, Any]:
+    return {"S": f"ITEM#{index:05d}"}
+
+
+def _values(**values: Any) -> dict[str, Any]:
+    return {f":{name}": _ser.serialize(value) for name, value in values.items()}
+
+
+def _plain(row: dict[str, Any]) -> dict[str, Any]:
+    return {name: _de.deserialize(value) for name, value in row.items()}
+
+
+def _job_from_row(row: dict[str, Any]) -> Job:
+    data = _plain(row)
+    return Job(
+        job_id=data["job_id"],
+        owner=data["owner"],
+        kind=data["kind"],
+        state=JobState(data["state"]),
+        counts=Counts(
+            total=int(data["total"]),
+            completed=int(data["completed"]),
+            failed=int(data["failed"]),
+            cancelled=int(data["cancelled"]),
+        ),
+        cancel_requested=bool(data.get("cancel_requested", False)),
+        created_at=data["created_at"],
+        updated_at=data["updated_at"],
+        started_at=data.get("started_at"),
+        finished_at=data.get("finished_at"),
+    )
+
+
+def _item_from_row(row: dict[str, Any]) -> Item:
+    data = _plain(row)
+    return Item(
+        job_id=data["job_id"],
+        index=int(data["index"]),
+        state=ItemState(data["state"]),
+        spec=ImageSpec.model_validate_json(data["spec"]),
+        error=data.get("error"),
+        attempts=int(data.get("attempts", 0)),
+        model=data.get("model"),
+        finished_at=data.get("finished_at"),
+    )
+
+
+def _is_condition_failure(error: ClientError) -> bool:
+    code = error.response["Error"]["Code"]
+    if code == "ConditionalCheckFailedException":
+        return True
+    if code == "TransactionCanceledException":
+        reasons = error.response.get("CancellationReasons", [])
+        return any(reason.get("Code") == "ConditionalCheckFailed" for reason in reasons)
+    return False
+
+
+class JobsTable:
+    """Jobs and their items, with every state change a conditional write."""
+
+    def __init__(self, table_name: str) -> None:
+        self.table_name = table_name
+
+    @property
+    def _db(self) -> Any:
+        return client("dynamodb")
+
+    def create(self, job: Job, items: list[Item], expires_at: int) -> None:
+        """Write the items, then the job row (so a visible job always has all its items)."""
+        rows = [self._item_row(item, expires_at) for item in items]
+        for start in range(0, len(rows), 25):
+            pending: list[dict[str, Any]] = [{"PutRequest": {"Item": row}} for row in rows[start : start + 25]]
+            while pending:
+                answer = self._db.batch_write_item(RequestItems={self.table_name: pending})
+                pending = answer.get("UnprocessedItems", {}).get(self.table_name, [])
+        job_row = {
+            "pk": _pk(job.job_id),
+            "sk": {"S": "META"},
+            "job_id": {"S": job.job_id},
+            "owner": {"S": job.owner},
+            "kind": {"S": job.kind},
+            "state": {"S": job.state.value},
+            "total": {"N": str(job.counts.total)},
+            "completed": {"N": "0"},
+            "failed": {"N": "0"},
+            "cancelled": {"N": "0"},
+            "cancel_requested": {"BOOL": False},
+            "created_at": {"S": job.created_at.isoformat()},
+            "updated_at": {"S": job.updated_at.isoformat()},
+            "expires_at": {"N": str(expires_at)},
+        }
+        self._db.put_item(
+            TableName=self.table_name, Item=job_row, ConditionExpression="attribute_not_exists(pk)"
+        )
+
+    def _item_row(self, item: Item, expires_at: int) -> dict[str, Any]:
+        return {
+            "pk": _pk(item.job_id),
+            "sk": _item_sk(item.index),
+            "job_id": {"S": item.job_id},
+            "index": {"N": str(item.index)},
+            "state": {"S": item.state.value},
+            "spec": {"S": item.spec.model_dump_json()},
+            "attempts": {"N": "0"},
+            "expires_at": {"N": str(expires_at)},
+        }
+
+    def get_job(self, job_id: str) -> Job | None:
+        answer = self._db.get_item(
+            TableName=self.table_name, Key={"pk": _pk(job_id), "sk": {"S": "META"}}, ConsistentRead=True
+        )
+        return _job_from_row(answer["Item"]) if "Item" in answer else None
+
+    def get_item(self, job_id: str, index: int) -> Item | None:
+        answer = self._db.get_item(
+            TableName=self.table_name, Key={"pk": _pk(job_id), "sk": _item_sk(index)}, ConsistentRead=True
+        )
+        return _item_from_row(answer["Item"]) if "Item" in answer else None
+
+    def iter_items(self, job_id: str) -> Iterator[Item]:
+        paginator = self._db.get_paginator("query")
+        pages = paginator.paginate(
+            TableName=self.table_name,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues={":pk": _pk(job_id), ":prefix": {"S": "ITEM#"}},
+            ConsistentRead=True,
+        )
+        for page in pages:
+            for row in page["Items"]:
+                yield _item_from_row(row)
+
+    def list_jobs(
+        self, owner: str, limit: int, start_key: dict[str, Any] | None
+    ) -> tuple[list[Job], dict[str, Any] | None]:
+        """The owner's jobs, newest first, one page; the second value continues the listing."""
+        query: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": OWNER_INDEX,
+            "KeyConditionExpression": "#owner = :owner",
+            "ExpressionAttributeNames": {"#owner": "owner"},
+            "ExpressionAttributeValues": {":owner": {"S": owner}},
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if start_key:
+            query["ExclusiveStartKey"] = {name: _ser.serialize(value) for name, value in start_key.items()}
+        answer = self._db.query(**query)
+        last = answer.get("LastEvaluatedKey")
+        return [_job_from_row(row) for row in answer["Items"]], _plain(last) if last else None
+
+    def start_item(self, job_id: str, index: int, now: datetime) -> bool:
+        """queued/running -> running, counting the attempt; False when the item already ended."""
+        try:
+            self._db.update_item(
+                TableName=self.table_name,
+                Key={"pk": _pk(job_id), "sk": _item_sk(index)},
+                UpdateExpression="SET #state = :running, attempts = attempts + :one, started_at = :now",
+                ConditionExpression="#state IN (:queued, :running)",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues=_values(
+                    running="running", one=1, now=now.isoformat(), queued="queued"
+                ),
+            )
+        except ClientError as error:
+            if _is_condition_failure(error):
+                return False
+            raise
+        try:
+            self._db.update_item(
+                TableName=self.table_name,
+                Key={"pk": _pk(job_id), "sk": {"S": "META"}},
+                UpdateExpression="SET #state = :running, started_at = if_not_exists(started_at, :now), "
+                "updated_at = :now",
+                ConditionExpression="#state = :queued",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues=_values(running="running", now=now.isoformat(), queued="queued"),
+            )
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise
+        return True
+
+    def finish_item(
+        self,
+        job_id: str,
+        index: int,
+        state: ItemState,
+        now: datetime,
+        *,
+        error: str | None = None,
+        model: str | None = None,
+        only_if_queued: bool = False,
+    ) -> bool:
+        """End an item and count it on its job in one transaction: a second call changes nothing."""
+        counter = {ItemState.COMPLETED: "completed", ItemState.FAILED: "failed", ItemState.CANCELLED: "cancelled"}[
+            state
+        ]
+        sets = ["#state = :state", "finished_at = :now"]
+        values: dict[str, Any] = {"state": state.value, "now": now.isoformat()}
+        if error is not None:
+            sets.append("#error = :error")
+            values["error"] = error
+        if model is not None:
+            sets.append("model = :model")
+            values["model"] = model
+        allowed = [ItemState.QUEUED.value] if only_if_queued else _NOT_TERMINAL
+        allowed_names = {f"allowed{i}": value for i, value in enumerate(allowed)}
+        names = {"#state": "state"} | ({"#error": "error"} if error is not None else {})
+        item_update = {
+            "TableName": self.table_name,
+            "Key": {"pk": _pk(job_id), "sk": _item_sk(index)},
+            "UpdateExpression": "SET " + ", ".join(sets),
+            "ConditionExpression": f"#state IN ({', '.join(':' + n for n in allowed_names)})",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": _values(**values, **allowed_names),
+        }
+        job_update = {
+            "TableName": self.table_name,
+            "Key": {"pk": _pk(job_id), "sk": {"S": "META"}},
+            "UpdateExpression": f"SET {counter} = {counter} + :one, updated_at = :now",
+            "ExpressionAttributeValues": _values(one=1, now=now.isoformat()),
+        }
+        try:
+            self._db.transact_write_items(TransactItems=[{"Update": item_update}, {"Update": job_update}])
+        except ClientError as failure:
+            if _is_condition_failure(failure):
+                return False
+            raise
+        return True
+
+    def request_cancel(self, job_id: str, now: datetime) -> None:
+        self._db.update_item(
+            TableName=self.table_name,
+            Key={"pk": _pk(job_id), "sk": {"S": "META"}},
+            UpdateExpression="SET cancel_requested = :yes, updated_at = :now",
+            ExpressionAttributeValues=_values(yes=True, now=now.isoformat()),
+        )
+
+    def close_job(self, job_id: str, state: JobState, now: datetime) -> bool:
+        """Set the final state once; False if the job was already closed."""
+        try:
+            self._db.update_item(
+                TableName=self.table_name,
+                Key={"pk": _pk(job_id), "sk": {"S": "META"}},
+                UpdateExpression="SET #state = :final, finished_at = :now, updated_at = :now",
+                ConditionExpression="#state IN (:queued, :running)",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues=_values(
+                    final=state.value, now=now.isoformat(), queued="queued", running="running"
+                ),
+            )
+        except ClientError as error:
+            if _is_condition_failure(error):
+                return False
+            raise
+        return True
+

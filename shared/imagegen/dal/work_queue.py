@@ -1,0 +1,40 @@
+"""The generate queue: one message per item; the worker delays retries through message visibility."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from imagegen.dal.clients import client
+from imagegen.models.domain import ItemMessage
+
+
+class WorkQueue:
+    def __init__(self, queue_url: str) -> None:
+        self.queue_url = queue_url
+
+    @property
+    def _sqs(self) -> Any:
+        return client("sqs")
+
+    def send_items(self, messages: list[ItemMessage]) -> None:
+        """Send in batches of ten, resending entries SQS reports as failed."""
+        for start in range(0, len(messages), 10):
+            pending = {
+                str(n): message.model_dump_json() for n, message in enumerate(messages[start : start + 10])
+            }
+            for _ in range(5):
+                if not pending:
+                    break
+                answer = self._sqs.send_message_batch(
+                    QueueUrl=self.queue_url,
+                    Entries=[{"Id": entry_id, "MessageBody": body} for entry_id, body in pending.items()],
+                )
+                pending = {failed["Id"]: pending[failed["Id"]] for failed in answer.get("Failed", [])}
+            if pending:
+                raise RuntimeError(f"SQS refused {len(pending)} messages after 5 tries")
+
+    def delay(self, receipt_handle: str, seconds: int) -> None:
+        """Make a received message visible again after `seconds` (0 = now)."""
+        self._sqs.change_message_visibility(
+            QueueUrl=self.queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
+        )

@@ -1,0 +1,197 @@
+"""Read infra/template.yaml: the routes, resources and environment the local stack reproduces.
+
+CloudFormation's short tags (!Ref, !Sub ...) and a few intrinsics are resolved by hand because no
+maintained library resolves a template offline without an AWS account; only what the template
+uses is supported, and anything else fails loudly.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+TEMPLATE_PATH = PROJECT_ROOT / "infra" / "template.yaml"
+
+
+class _CfnLoader(yaml.SafeLoader):
+    pass
+
+
+def _construct_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    value: Any
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    if suffix in ("Ref", "Condition"):
+        return {suffix: value}
+    if suffix == "GetAtt" and isinstance(value, str):
+        value = value.split(".", 1)
+    return {f"Fn::{suffix}": value}
+
+
+_CfnLoader.add_multi_constructor("!", _construct_tag)
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str  # as in the template: /api/icons/batch/{batch_id}/status
+    function: str  # logical id
+    pattern: re.Pattern[str]
+
+    @property
+    def route_key(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+def _path_pattern(path: str) -> re.Pattern[str]:
+    regex = ""
+    for part in re.split(r"(\{[A-Za-z_][A-Za-z0-9_]*\+?\})", path):
+        if part.startswith("{") and part.endswith("+}"):
+            regex += f"(?P<{part[1:-2]}>.+)"
+        elif part.startswith("{"):
+            regex += f"(?P<{part[1:-1]}>[^/]+)"
+        else:
+            regex += re.escape(part)
+    return re.compile(f"^{regex}$")
+
+
+class Template:
+    """A parsed template with the names the local stack gives its resources."""
+
+    def __init__(self, path: Path = TEMPLATE_PATH, stack_name: str = "imagegen",
+                 region: str = "us-east-1", account_id: str = "123456789012") -> None:
+        self.path = path
+        self.doc: dict[str, Any] = yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+        self.stack_name, self.region, self.account_id = stack_name, region, account_id
+        self.resources: dict[str, dict[str, Any]] = self.doc["Resources"]
+        self.physical: dict[str, dict[str, str]] = {}  # logical id -> {"Ref": ..., "Arn": ..., ...}
+
+    # -- what the template declares ---------------------------------------------------------
+    def of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        return {name: res for name, res in self.resources.items() if res["Type"] == resource_type}
+
+    def routes(self) -> list[Route]:
+        routes = []
+        for name, res in self.of_type("AWS::Serverless::Function").items():
+            for event in res["Properties"].get("Events", {}).values():
+                if event["Type"] == "HttpApi":
+                    props = event["Properties"]
+                    routes.append(Route(props["Method"].upper(), props["Path"], name, _path_pattern(props["Path"])))
+        # Like API Gateway, the most specific route wins: greedy {proxy+} routes are tried last.
+        return sorted(routes, key=lambda route: ("+}" in route.path, -len(route.path)))
+
+    def authorizer_function(self) -> str:
+        (api,) = self.of_type("AWS::Serverless::HttpApi").values()
+        auth = api["Properties"]["Auth"]
+        authorizer = auth["Authorizers"][auth["DefaultAuthorizer"]]
+        return str(authorizer["FunctionArn"]["Fn::GetAtt"][0])
+
+    def authorizer_settings(self) -> dict[str, Any]:
+        (api,) = self.of_type("AWS::Serverless::HttpApi").values()
+        auth = api["Properties"]["Auth"]
+        return dict(auth["Authorizers"][auth["DefaultAuthorizer"]])
+
+    def code_dir(self, function: str) -> Path:
+        code_uri = self.resources[function]["Properties"]["CodeUri"]
+        return (self.path.parent / code_uri).resolve()
+
+    def function_property(self, function: str, name: str) -> Any:
+        props = self.resources[function]["Properties"]
+        globals_ = self.doc.get("Globals", {}).get("Function", {})
+        return self.resolve(props.get(name, globals_.get(name)))
+
+    def environment(self, function: str) -> dict[str, str]:
+        """Globals' variables, then the function's own, resolved to local names."""
+        merged: dict[str, Any] = {}
+        merged.update(self.doc.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {}))
+        merged.update(self.resources[function]["Properties"].get("Environment", {}).get("Variables", {}))
+        resolved = {name: self.resolve(value) for name, value in merged.items()}
+        return {name: str(value) for name, value in resolved.items() if value is not _NO_VALUE}
+
+    def sqs_event(self, function: str) -> dict[str, Any] | None:
+        for event in self.resources[function]["Properties"].get("Events", {}).values():
+            if event["Type"] == "SQS":
+                return {name: self.resolve(value) for name, value in event["Properties"].items()}
+        return None
+
+    # -- intrinsic functions ----------------------------------------------------------------
+    def parameter(self, name: str) -> Any:
+        return self.doc["Parameters"][name].get("Default")
+
+    def condition(self, name: str) -> bool:
+        return bool(self.resolve(self.doc["Conditions"][name]))
+
+    def _pseudo(self, name: str) -> Any:
+        return {
+            "AWS::StackName": self.stack_name,
+            "AWS::Region": self.region,
+            "AWS::AccountId": self.account_id,
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::NoValue": _NO_VALUE,
+        }[name]
+
+    def _ref(self, name: str) -> Any:
+        if name.startswith("AWS::"):
+            return self._pseudo(name)
+        if name in self.doc.get("Parameters", {}):
+            return self.parameter(name)
+        if name in self.physical:
+            return self.physical[name]["Ref"]
+        return f"{self.stack_name}-{name}"  # resources the local stack does not create (functions, APIs)
+
+    def _get_att(self, name: str, attribute: str) -> Any:
+        if name in self.physical and attribute in self.physical[name]:
+            return self.physical[name][attribute]
+        return f"arn:aws:local:{self.region}:{self.account_id}:{self.stack_name}-{name}"
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value if self.resolve(v) is not _NO_VALUE]
+        if not isinstance(value, dict):
+            return value
+        if len(value) != 1:
+            return {k: self.resolve(v) for k, v in value.items()}
+        (fn, arg), = value.items()
+        if fn == "Ref":
+            return self._ref(arg)
+        if fn == "Fn::GetAtt":
+            return self._get_att(arg[0], arg[1])
+        if fn == "Fn::Sub":
+            return re.sub(r"\$\{([^}]+)\}", lambda m: str(self._sub_var(m.group(1))), arg)
+        if fn == "Fn::If":
+            return self.resolve(arg[1] if self.condition(arg[0]) else arg[2])
+        if fn == "Fn::Not":
+            return not self.resolve(arg[0])
+        if fn == "Fn::Equals":
+            return self.resolve(arg[0]) == self.resolve(arg[1])
+        if fn == "Fn::FindInMap":
+            keys = [self.resolve(k) for k in arg]
+            return self.doc["Mappings"][keys[0]][str(keys[1])][keys[2]]
+        if fn == "Condition":
+            return self.condition(arg)
+        if fn.startswith("Fn::"):
+            raise NotImplementedError(f"the local stack cannot resolve {fn}")
+        return {fn: self.resolve(arg)}
+
+    def _sub_var(self, name: str) -> Any:
+        if "." in name:
+            resource, attribute = name.split(".", 1)
+            return self._get_att(resource, attribute)
+        return self._ref(name)
+
+
+class _NoValue:
+    def __repr__(self) -> str:
+        return "AWS::NoValue"
+
+
+_NO_VALUE = _NoValue()

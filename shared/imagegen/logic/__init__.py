@@ -1,0 +1,1 @@
+"""Use cases. Handlers call one function here; these call dal and providers."""

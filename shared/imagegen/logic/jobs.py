@@ -1,0 +1,247 @@
+"""Create, follow, list and cancel jobs. A job belongs to the caller who made it."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from imagegen.errors import ImageExistsError, InvalidRequestError, JobFinishedError, JobNotFoundError
+from imagegen.logic.services import Services
+from imagegen.logic.specs import blog_spec, icon_specs
+from imagegen.models.domain import (
+    TERMINAL_JOB_STATES,
+    Caller,
+    Counts,
+    ImageSpec,
+    Item,
+    ItemMessage,
+    ItemState,
+    Job,
+    JobKind,
+    JobState,
+)
+from imagegen.models.requests import BatchRequest, BlogImageRequest, IconRequest
+from imagegen.models.responses import (
+    CountsOut,
+    ItemOut,
+    JobAcceptedOut,
+    JobListOut,
+    JobResultOut,
+    JobStatusOut,
+)
+
+logger = Logger(child=True)
+MAX_PAGE = 100
+
+
+def status_url(job_id: str) -> str:
+    return f"/api/icons/batch/{job_id}/status"
+
+
+def result_url(job_id: str) -> str:
+    return f"/api/icons/batch/{job_id}/result"
+
+
+def create_job(
+    request: IconRequest | BlogImageRequest | BatchRequest, caller: Caller, services: Services
+) -> JobAcceptedOut:
+    """Record a job and its items, then queue one message per item."""
+    now = services.clock()
+    job_id = uuid.uuid4().hex
+    kind: JobKind
+    if isinstance(request, BlogImageRequest):
+        kind, specs = "blog", [blog_spec(request, job_id, now)]
+        if request.filename and services.images.metadata_of(specs[0].key) is not None:
+            raise ImageExistsError(f"an image named '{request.filename}' already exists in this section")
+    else:
+        kind, specs = ("icon" if isinstance(request, IconRequest) else "batch"), icon_specs(request, job_id)
+    job = Job(
+        job_id=job_id,
+        owner=caller.sub,
+        kind=kind,
+        state=JobState.QUEUED,
+        counts=Counts(total=len(specs)),
+        created_at=now,
+        updated_at=now,
+    )
+    items = [Item(job_id=job_id, index=n, state=ItemState.QUEUED, spec=spec) for n, spec in enumerate(specs)]
+    expires_at = int((now + timedelta(days=services.settings.job_ttl_days)).timestamp())
+    services.jobs.create(job, items, expires_at)
+    services.queue.send_items([ItemMessage(job_id=job_id, index=item.index) for item in items])
+    logger.info("job created", job_id=job_id, kind=kind, items=len(items))
+    return JobAcceptedOut(
+        batch_id=job_id,
+        state=job.state.value,
+        total=len(items),
+        status_url=status_url(job_id),
+        result_url=result_url(job_id),
+    )
+
+
+def _owned_job(job_id: str, caller: Caller, services: Services) -> Job:
+    job = services.jobs.get_job(job_id) if _looks_like_job_id(job_id) else None
+    if job is None or job.owner != caller.sub:
+        raise JobNotFoundError(f"no batch '{job_id}'")  # someone else's job looks exactly like no job
+    return job
+
+
+def _looks_like_job_id(job_id: str) -> bool:
+    return len(job_id) == 32 and all(c in "0123456789abcdef" for c in job_id)
+
+
+def _counts_out(counts: Counts) -> CountsOut:
+    return CountsOut(
+        total=counts.total,
+        completed=counts.completed,
+        failed=counts.failed,
+        cancelled=counts.cancelled,
+        pending=counts.total - counts.finished,
+    )
+
+
+def _status_out(job: Job) -> JobStatusOut:
+    total = job.counts.total
+    return JobStatusOut(
+        batch_id=job.job_id,
+        kind=job.kind,
+        state=job.state.value,
+        counts=_counts_out(job.counts),
+        percent=round(100.0 * job.counts.finished / total, 1) if total else 100.0,
+        created_at=job.created_at,
+        updated_at=job.updated_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+        status_url=status_url(job.job_id),
+        result_url=result_url(job.job_id),
+    )
+
+
+def job_status(job_id: str, caller: Caller, services: Services) -> JobStatusOut:
+    return _status_out(_owned_job(job_id, caller, services))
+
+
+def image_url(services: Services, key: str) -> str:
+    return services.settings.images_base_url + key
+
+
+def _item_out(item: Item, services: Services) -> ItemOut:
+    spec: ImageSpec = item.spec
+    done = item.state == ItemState.COMPLETED
+    return ItemOut(
+        index=item.index,
+        state=item.state.value,
+        category=spec.category,
+        variation=spec.variation,
+        post_id=spec.post_id,
+        section_id=spec.section_id,
+        size=spec.size,
+        key=spec.key,
+        image_url=image_url(services, spec.key) if done else None,
+        metadata_url=image_url(services, spec.metadata_key) if done else None,
+        error=item.error,
+    )
+
+
+def job_result(job_id: str, caller: Caller, services: Services) -> JobResultOut:
+    job = _owned_job(job_id, caller, services)
+    items = [_item_out(item, services) for item in services.jobs.iter_items(job_id)]
+    return JobResultOut(batch_id=job_id, state=job.state.value, counts=_counts_out(job.counts), items=items)
+
+
+def wait_for_job(job_id: str, caller: Caller, seconds: float, services: Services) -> JobResultOut | None:
+    """The job's result once it ends, or None if it is still going after `seconds`."""
+    waited, pause = 0.0, 0.1
+    while True:
+        job = _owned_job(job_id, caller, services)
+        if job.state in TERMINAL_JOB_STATES:
+            return job_result(job_id, caller, services)
+        if waited >= seconds:
+            return None
+        services.sleep(pause)
+        waited += pause
+        pause = min(pause * 1.5, 0.5)
+
+
+def _encode_cursor(key: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key, default=str).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, caller: Caller) -> dict[str, Any]:
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError) as error:
+        raise InvalidRequestError("cursor is not one this API returned") from error
+    expected = {"pk", "sk", "owner", "created_at"}
+    if not isinstance(key, dict) or set(key) != expected or key.get("owner") != caller.sub:
+        raise InvalidRequestError("cursor is not one this API returned")
+    if not all(isinstance(value, str) for value in key.values()):
+        raise InvalidRequestError("cursor is not one this API returned")
+    return key
+
+
+def list_jobs(caller: Caller, limit: int, cursor: str | None, services: Services) -> JobListOut:
+    """The caller's batches, newest first."""
+    start_key = _decode_cursor(cursor, caller) if cursor else None
+    jobs, last_key = services.jobs.list_jobs(caller.sub, min(max(limit, 1), MAX_PAGE), start_key)
+    return JobListOut(
+        batches=[_status_out(job) for job in jobs], next_cursor=_encode_cursor(last_key) if last_key else None
+    )
+
+
+def final_state(job: Job) -> JobState:
+    counts = job.counts
+    if job.cancel_requested and counts.cancelled:
+        return JobState.CANCELLED
+    if counts.completed == counts.total:
+        return JobState.COMPLETED
+    if counts.completed == 0:
+        return JobState.CANCELLED if counts.cancelled == counts.total else JobState.FAILED
+    return JobState.PARTIALLY_FAILED
+
+
+def close_job_if_done(job_id: str, services: Services) -> None:
+    """Give the job its final state once every item has ended (safe to call any number of times)."""
+    job = services.jobs.get_job(job_id)
+    if job is None or job.state in TERMINAL_JOB_STATES or job.counts.finished < job.counts.total:
+        return
+    if services.jobs.close_job(job_id, final_state(job), services.clock()):
+        logger.info("job closed", job_id=job_id, state=final_state(job).value)
+
+
+def cancel_job(job_id: str, caller: Caller, services: Services) -> JobStatusOut:
+    """Stop every item that has not started; items already running finish."""
+    job = _owned_job(job_id, caller, services)
+    if job.state in TERMINAL_JOB_STATES:
+        if job.state == JobState.CANCELLED:
+            return _status_out(job)
+        raise JobFinishedError(f"batch '{job_id}' already ended as {job.state.value}")
+    services.jobs.request_cancel(job_id, services.clock())
+    queued = [item.index for item in services.jobs.iter_items(job_id) if item.state == ItemState.QUEUED]
+
+    def cancel(index: int) -> bool:
+        return services.jobs.finish_item(job_id, index, ItemState.CANCELLED, services.clock(), only_if_queued=True)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        cancelled = sum(pool.map(cancel, queued))
+    logger.info("job cancel requested", job_id=job_id, cancelled=cancelled)
+    close_job_if_done(job_id, services)
+    return job_status(job_id, caller, services)
+
+
+def submit(
+    request: IconRequest | BlogImageRequest, caller: Caller, wait_seconds: int, services: Services
+) -> JobAcceptedOut | JobResultOut:
+    """Create a one-item job; with wait_seconds, answer with its result if it ends in time."""
+    accepted = create_job(request, caller, services)
+    if wait_seconds > 0:
+        result = wait_for_job(accepted.batch_id, caller, wait_seconds, services)
+        if result is not None:
+            return result
+    return accepted

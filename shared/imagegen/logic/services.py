@@ -1,0 +1,96 @@
+"""The dependencies every use case takes: real ones by default, fakes in unit tests."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cache
+from typing import TYPE_CHECKING, Any, Protocol
+
+from imagegen.config import Settings, get_settings
+from imagegen.models.domain import Item, ItemMessage, ItemState, Job, JobState
+
+if TYPE_CHECKING:
+    from imagegen.providers.base import Provider
+
+
+class JobsStore(Protocol):
+    def create(self, job: Job, items: list[Item], expires_at: int) -> None: ...
+    def get_job(self, job_id: str) -> Job | None: ...
+    def get_item(self, job_id: str, index: int) -> Item | None: ...
+    def iter_items(self, job_id: str) -> Any: ...
+    def list_jobs(
+        self, owner: str, limit: int, start_key: dict[str, Any] | None
+    ) -> tuple[list[Job], dict[str, Any] | None]: ...
+    def start_item(self, job_id: str, index: int, now: datetime) -> bool: ...
+    def finish_item(
+        self,
+        job_id: str,
+        index: int,
+        state: ItemState,
+        now: datetime,
+        *,
+        error: str | None = None,
+        model: str | None = None,
+        only_if_queued: bool = False,
+    ) -> bool: ...
+    def request_cancel(self, job_id: str, now: datetime) -> None: ...
+    def close_job(self, job_id: str, state: JobState, now: datetime) -> bool: ...
+
+
+class ImageStore(Protocol):
+    def put_new(self, key: str, body: bytes, content_type: str, metadata: dict[str, str]) -> bool: ...
+    def metadata_of(self, key: str) -> dict[str, str] | None: ...
+    def presigned_get(self, key: str, expires_in: int) -> str: ...
+
+
+class Queue(Protocol):
+    def send_items(self, messages: list[ItemMessage]) -> None: ...
+    def delay(self, receipt_handle: str, seconds: int) -> None: ...
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    jobs: JobsStore
+    images: ImageStore
+    queue: Queue
+    provider_factory: Callable[[], Provider]
+    clock: Callable[[], datetime] = _utc_now
+    sleep: Callable[[float], None] = time.sleep
+    _provider: Provider | None = field(default=None, init=False)
+
+    @property
+    def provider(self) -> Provider:
+        if self._provider is None:
+            self._provider = self.provider_factory()
+        return self._provider
+
+
+@cache
+def default_services() -> Services:
+    """The real dependencies, built once per process from the settings."""
+    from imagegen.dal.images_bucket import ImagesBucket
+    from imagegen.dal.jobs_table import JobsTable
+    from imagegen.dal.work_queue import WorkQueue
+
+    settings = get_settings()
+
+    def provider_factory() -> Provider:
+        from imagegen.providers.factory import get_provider
+
+        return get_provider(settings)
+
+    return Services(
+        settings=settings,
+        jobs=JobsTable(settings.jobs_table),
+        images=ImagesBucket(settings.images_bucket),
+        queue=WorkQueue(settings.queue_url),
+        provider_factory=provider_factory,
+    )

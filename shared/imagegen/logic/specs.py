@@ -1,0 +1,77 @@
+"""Turn requests into item specs: prompt, size and the deterministic S3 key of each image."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from imagegen.models.domain import ImageSpec
+from imagegen.models.requests import BatchRequest, BlogImageRequest, IconRequest
+
+_COLOUR_WORDS = {
+    "monochrome": "a monochrome palette",
+    "colorful": "a bright, colourful palette",
+    "brand_colors": "brand colours (deep blue and orange)",
+    "blue_tones": "shades of blue",
+    "warm_tones": "warm oranges, reds and yellows",
+    "pastel": "soft pastel colours",
+    "dark": "light shapes on a dark background",
+}
+
+
+def category_slug(category: str) -> str:
+    """`Office Supplies` -> `office_supplies`: a safe, stable key segment."""
+    return re.sub(r"[^a-z0-9]+", "_", category.lower()).strip("_")[:64] or "category"
+
+
+def icon_prompt(category: str, style: str, color_scheme: str, elements: list[str], variation: int) -> str:
+    """A first prompt template (issue 4 replaces it with versioned templates)."""
+    featuring = f", featuring {', '.join(elements)}" if elements else ""
+    return (
+        f"A {style} icon representing the product category '{category}'{featuring}, in {_COLOUR_WORDS[color_scheme]}. "
+        f"Centred single subject, plain background, no text, legible at 32 pixels. Variation {variation}."
+    )
+
+
+def _size(size: str) -> tuple[int, int]:
+    width, height = size.split("x")
+    return int(width), int(height)
+
+
+def icon_specs(request: IconRequest | BatchRequest, job_id: str) -> list[ImageSpec]:
+    categories = [request.category] if isinstance(request, IconRequest) else request.categories
+    variations = 1 if isinstance(request, IconRequest) else request.variations_per_category
+    width, height = _size(request.size)
+    specs = []
+    for n, category in enumerate(categories):
+        for variation in range(1, variations + 1):
+            slug = category_slug(category)
+            specs.append(
+                ImageSpec(
+                    kind="icon",
+                    prompt=icon_prompt(category, request.style, request.color_scheme, request.custom_elements, variation),
+                    width=width,
+                    height=height,
+                    key=f"icons/{slug}/{job_id}_{n:03d}_v{variation}.png",
+                    category=category,
+                    style=request.style,
+                    color_scheme=request.color_scheme,
+                    custom_elements=tuple(request.custom_elements),
+                    variation=variation,
+                )
+            )
+    return specs
+
+
+def blog_spec(request: BlogImageRequest, job_id: str, now: datetime) -> ImageSpec:
+    filename = request.filename or f"image_{now:%Y%m%d_%H%M%S}_{job_id[:6]}"
+    width, height = _size(request.size)
+    return ImageSpec(
+        kind="blog",
+        prompt=request.prompt,
+        width=width,
+        height=height,
+        key=f"posts/{request.post_id}/sections/{request.section_id}/raw/{filename}.png",
+        post_id=request.post_id,
+        section_id=request.section_id,
+    )

@@ -1,0 +1,1 @@
+"""Request, response, domain and stored-item models, kept apart and mapped explicitly."""

@@ -1,0 +1,115 @@
+"""Jobs and items as the logic sees them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+
+class JobState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    PARTIALLY_FAILED = "partially_failed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class ItemState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+TERMINAL_ITEM_STATES = frozenset({ItemState.COMPLETED, ItemState.FAILED, ItemState.CANCELLED})
+TERMINAL_JOB_STATES = frozenset(
+    {JobState.COMPLETED, JobState.PARTIALLY_FAILED, JobState.FAILED, JobState.CANCELLED}
+)
+JobKind = Literal["icon", "blog", "batch"]
+
+
+class ImageSpec(BaseModel):
+    """Everything a provider needs to draw one image, and where it will be stored."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["icon", "blog"]
+    prompt: str
+    width: int
+    height: int
+    key: str  # the PNG's S3 key; metadata sits beside it
+    category: str | None = None
+    style: str | None = None
+    color_scheme: str | None = None
+    custom_elements: tuple[str, ...] = ()
+    variation: int = 1
+    post_id: str | None = None
+    section_id: str | None = None
+
+    @property
+    def size(self) -> str:
+        return f"{self.width}x{self.height}"
+
+    @property
+    def metadata_key(self) -> str:
+        return self.key.removesuffix(".png") + "_metadata.json"
+
+
+class Counts(BaseModel):
+    total: int
+    completed: int = 0
+    failed: int = 0
+    cancelled: int = 0
+
+    @property
+    def finished(self) -> int:
+        return self.completed + self.failed + self.cancelled
+
+
+class Job(BaseModel):
+    job_id: str
+    owner: str
+    kind: JobKind
+    state: JobState
+    counts: Counts
+    cancel_requested: bool = False
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class Item(BaseModel):
+    job_id: str
+    index: int
+    state: ItemState
+    spec: ImageSpec
+    error: str | None = None
+    attempts: int = 0
+    model: str | None = None
+    finished_at: datetime | None = None
+
+
+class ItemMessage(BaseModel):
+    """The SQS message body: which item of which job to generate."""
+
+    job_id: str
+    index: int
+
+
+class Caller(BaseModel):
+    """Who is calling, as the authorizer established it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sub: str
+    scopes: frozenset[str] = frozenset()
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.scopes

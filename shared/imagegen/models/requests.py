@@ -1,0 +1,81 @@
+"""What callers send. Every field is bounded; unknown fields are refused."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+MAX_PROMPT_CHARS = 4000
+MAX_CATEGORIES = 100
+MAX_VARIATIONS = 10
+MAX_BATCH_ITEMS = 500
+MAX_BODY_BYTES = 64 * 1024
+
+Style = Literal["minimal", "detailed", "flat", "modern", "vintage", "abstract", "realistic"]
+ColorScheme = Literal["monochrome", "colorful", "brand_colors", "blue_tones", "warm_tones", "pastel", "dark"]
+
+# Ids become S3 key segments: a closed alphabet makes `../` and friends impossible.
+Ident = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+Category = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=r"^[\w][\w &'.,/+()-]*$"),
+]
+Element = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
+Prompt = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_PROMPT_CHARS)]
+
+
+def _check_size(value: str) -> str:
+    width, height = (int(part) for part in value.split("x"))
+    if not (256 <= width <= 3840 and 256 <= height <= 3840):
+        raise ValueError("each side must be between 256 and 3840 pixels")
+    if width % 16 or height % 16:
+        raise ValueError("each side must be a multiple of 16")
+    if max(width, height) > 3 * min(width, height):
+        raise ValueError("the aspect ratio must be at most 3:1")
+    return value
+
+
+Size = Annotated[str, StringConstraints(pattern=r"^[0-9]{3,4}x[0-9]{3,4}$"), AfterValidator(_check_size)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class IconRequest(_Strict):
+    """POST /api/icons/generate: one icon for a category."""
+
+    category: Category
+    style: Style = "modern"
+    color_scheme: ColorScheme = "colorful"
+    custom_elements: Annotated[list[Element], Field(max_length=10)] = []
+    size: Size = "1024x1024"
+
+
+class BlogImageRequest(_Strict):
+    """POST /api/images/generate: one image for a blog post section."""
+
+    prompt: Prompt
+    post_id: Ident
+    section_id: Ident
+    filename: Ident | None = None
+    size: Size = "1792x1024"
+
+
+class BatchRequest(_Strict):
+    """POST /api/icons/generate/batch: categories x variations icons."""
+
+    categories: Annotated[list[Category], Field(min_length=1, max_length=MAX_CATEGORIES)]
+    style: Style = "modern"
+    color_scheme: ColorScheme = "colorful"
+    custom_elements: Annotated[list[Element], Field(max_length=10)] = []
+    variations_per_category: Annotated[int, Field(ge=1, le=MAX_VARIATIONS)] = 1
+    size: Size = "1024x1024"
+
+    @model_validator(mode="after")
+    def _bounded_total(self) -> BatchRequest:
+        total = len(self.categories) * self.variations_per_category
+        if total > MAX_BATCH_ITEMS:
+            raise ValueError(f"a batch holds at most {MAX_BATCH_ITEMS} items; this one asks for {total}")
+        return self

@@ -1,0 +1,1 @@
+"""Image providers behind one protocol. The only package that imports renderers or provider SDKs."""
