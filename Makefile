@@ -4,8 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 SAM_VENV := .venv-sam
 # sam build needs python3.12 on PATH; pyenv keeps it outside the default PATH.
-PY312_BIN := $(shell command -v python3.12 >/dev/null 2>&1 || (pyenv prefix $$(pyenv versions --bare 2>/dev/null | grep '^3\.12' | tail -1) 2>/dev/null | sed 's|$$|/bin|'))
+PY312_BIN := $(shell python3.12 -c 'import sys, os; print(os.path.dirname(sys.executable))' 2>/dev/null || \
+	(v=$$(pyenv versions --bare 2>/dev/null | grep '^3\.12' | tail -1); [ -n "$$v" ] && echo "$$(pyenv root)/versions/$$v/bin"))
 export AWS_DEFAULT_REGION ?= us-east-1
+export SAM_CLI_TELEMETRY := 0
 
 .PHONY: serve test unit integration e2e lint typecheck template build deploy bench clean
 

@@ -6,8 +6,8 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from imagegen.api.status_routes import router
 from imagegen.api.http import build_resolver
+from imagegen.api.status_routes import router
 
 logger = Logger()
 tracer = Tracer()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
 import threading
@@ -27,15 +28,13 @@ def _serve(args: argparse.Namespace) -> int:
     print(
         f"imagegen: ready on {stack.url} in {stack.started_seconds:.1f}s (provider: offline)\n"
         f"  token:  TOKEN=$(.venv/bin/imagegen token --sub alice)\n"
-        f"  try:    curl -s -X POST {stack.url}/api/icons/generate -H \"Authorization: Bearer $TOKEN\" "
+        f'  try:    curl -s -X POST {stack.url}/api/icons/generate -H "Authorization: Bearer $TOKEN" '
         f"-H 'Content-Type: application/json' -d '{{\"category\": \"office supplies\"}}'\n"
         f"  Ctrl-C stops it.",
         flush=True,
     )
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         stopped.wait()
-    except KeyboardInterrupt:
-        pass
     print("\nimagegen: stopping ...", flush=True)
     stack.stop()
     print("imagegen: stopped.", flush=True)
@@ -54,10 +53,14 @@ def _token(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="imagegen", description="AI images for catalogue icons and blog posts.")
+    parser = argparse.ArgumentParser(
+        prog="imagegen", description="AI images for catalogue icons and blog posts."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the local stack on http://127.0.0.1:3560")
-    serve.add_argument("--host", default="127.0.0.1", help="loopback address to listen on (default 127.0.0.1)")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="loopback address to listen on (default 127.0.0.1)"
+    )
     serve.add_argument("--port", type=int, default=3560, help="port (default 3560)")
     serve.set_defaults(run=_serve)
     token = commands.add_parser("token", help="print a bearer token the local stack accepts")

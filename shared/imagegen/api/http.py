@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import re
 from http import HTTPStatus
-from typing import Any
+from typing import Any, cast
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
+
 from imagegen import errors
 from imagegen.models.domain import Caller
 from imagegen.models.requests import MAX_BODY_BYTES
@@ -30,7 +32,9 @@ _PREFER_WAIT = re.compile(r"(?:^|[;,\s])wait\s*=\s*(\d{1,6})(?:$|[;,\s])")
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response[Any]:
     """A JSON response; Powertools serialises the model (or dict) given as body."""
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body, headers=headers)
+    return Response(
+        status_code=status, content_type=content_types.APPLICATION_JSON, body=body, headers=headers
+    )
 
 
 def error_response(status: HTTPStatus, code: str, message: str) -> Response[Any]:
@@ -39,7 +43,8 @@ def error_response(status: HTTPStatus, code: str, message: str) -> Response[Any]
 
 def caller_of(router: Router | APIGatewayHttpResolver) -> Caller:
     """The caller the authorizer established (API Gateway refuses requests it did not authorize)."""
-    context = router.current_event.request_context.authorizer.get_lambda or {}
+    event = cast(APIGatewayProxyEventV2, router.current_event)
+    context = event.request_context.authorizer.get_lambda or {}
     sub = context.get("sub")
     if not isinstance(sub, str) or not sub:
         raise PermissionError("request reached a handler without an authorized caller")
@@ -62,7 +67,9 @@ def _limit_body(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) ->
     body = app.current_event.body or ""
     if len(body.encode()) > MAX_BODY_BYTES:
         return error_response(
-            HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "body_too_large", f"request bodies are limited to {MAX_BODY_BYTES} bytes"
+            HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+            "body_too_large",
+            f"request bodies are limited to {MAX_BODY_BYTES} bytes",
         )
     return next_middleware(app)
 
@@ -77,7 +84,9 @@ def build_resolver(*routers: Router) -> APIGatewayHttpResolver:
     @app.exception_handler(RequestValidationError)
     def _invalid(error: RequestValidationError) -> Response[Any]:
         problems = [_describe(problem) for problem in error.errors()][:10]
-        return error_response(HTTPStatus.BAD_REQUEST, "invalid_request", "; ".join(problems) or "invalid request")
+        return error_response(
+            HTTPStatus.BAD_REQUEST, "invalid_request", "; ".join(problems) or "invalid request"
+        )
 
     @app.exception_handler(errors.ImagegenError)
     def _domain(error: errors.ImagegenError) -> Response[Any]:

@@ -93,7 +93,9 @@ class JobsTable:
         """Write the items, then the job row (so a visible job always has all its items)."""
         rows = [self._item_row(item, expires_at) for item in items]
         for start in range(0, len(rows), 25):
-            pending: list[dict[str, Any]] = [{"PutRequest": {"Item": row}} for row in rows[start : start + 25]]
+            pending: list[dict[str, Any]] = [
+                {"PutRequest": {"Item": row}} for row in rows[start : start + 25]
+            ]
             while pending:
                 answer = self._db.batch_write_item(RequestItems={self.table_name: pending})
                 pending = answer.get("UnprocessedItems", {}).get(self.table_name, [])
@@ -216,9 +218,11 @@ class JobsTable:
         only_if_queued: bool = False,
     ) -> bool:
         """End an item and count it on its job in one transaction: a second call changes nothing."""
-        counter = {ItemState.COMPLETED: "completed", ItemState.FAILED: "failed", ItemState.CANCELLED: "cancelled"}[
-            state
-        ]
+        counter = {
+            ItemState.COMPLETED: "completed",
+            ItemState.FAILED: "failed",
+            ItemState.CANCELLED: "cancelled",
+        }[state]
         sets = ["#state = :state", "finished_at = :now"]
         values: dict[str, Any] = {"state": state.value, "now": now.isoformat()}
         if error is not None:
@@ -278,4 +282,3 @@ class JobsTable:
                 return False
             raise
         return True
-

@@ -47,7 +47,9 @@ class AuthorizerCache:
                 self._answers[identity] = (time.monotonic() + self.ttl, answer)
 
 
-def _request_context(method: str, path: str, route_key: str, handler: BaseHTTPRequestHandler) -> dict[str, Any]:
+def _request_context(
+    method: str, path: str, route_key: str, handler: BaseHTTPRequestHandler
+) -> dict[str, Any]:
     now = datetime.now(UTC)
     return {
         "accountId": "123456789012",
@@ -82,7 +84,7 @@ class ApiFront:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+            def log_message(self, format: str, *args: Any) -> None:
                 pass  # the functions log each request themselves
 
             def do_GET(self) -> None:

@@ -44,8 +44,14 @@ def sqs_event(messages: list[dict[str, Any]], queue_arn: str, region: str) -> di
 
 
 def _poll(
-    function_name: str, code_dir: str, env: dict[str, str], queue_url: str, queue_arn: str,
-    batch_size: int, timeout: int, stop: Event,
+    function_name: str,
+    code_dir: str,
+    env: dict[str, str],
+    queue_url: str,
+    queue_arn: str,
+    batch_size: int,
+    timeout: int,
+    stop: Event,
 ) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ.update(env)  # noqa: TID251 - the emulated Lambda runtime sets the function's env
@@ -61,8 +67,14 @@ def _poll(
 
 
 def _poll_once(
-    sqs: Any, handler: Any, function_name: str, queue_url: str, queue_arn: str, region: str,
-    batch_size: int, timeout: int,
+    sqs: Any,
+    handler: Any,
+    function_name: str,
+    queue_url: str,
+    queue_arn: str,
+    region: str,
+    batch_size: int,
+    timeout: int,
 ) -> None:
     answer = sqs.receive_message(
         QueueUrl=queue_url,
@@ -94,7 +106,9 @@ class QueuePollers:
         context = multiprocessing.get_context("spawn")
         self._stop = context.Event()
         self._processes = [
-            context.Process(target=_poll, kwargs={**poll_args, "stop": self._stop}, daemon=True, name=f"poller-{n}")
+            context.Process(
+                target=_poll, kwargs={**poll_args, "stop": self._stop}, daemon=True, name=f"poller-{n}"
+            )
             for n in range(count)
         ]
 

@@ -54,8 +54,17 @@ class LocalStack:
         template_env = self.template.environment(function)
         env.update(template_env)
         env.update({name: value for name, value in self.environ.items() if name in template_env})
-        passthrough = ("JWT_SECRET", "JWT_JWKS_URL", "OPENAI_", "IMAGE_PROVIDER", "RETRY_BASE_DELAY_SECONDS",
-                       "IMAGES_", "POWERTOOLS_LOG_LEVEL", "JOB_TTL_DAYS", "PRESIGN_TTL_SECONDS")
+        passthrough = (
+            "JWT_SECRET",
+            "JWT_JWKS_URL",
+            "OPENAI_",
+            "IMAGE_PROVIDER",
+            "RETRY_BASE_DELAY_SECONDS",
+            "IMAGES_",
+            "POWERTOOLS_LOG_LEVEL",
+            "JOB_TTL_DAYS",
+            "PRESIGN_TTL_SECONDS",
+        )
         env.update({name: value for name, value in self.environ.items() if name.startswith(passthrough)})
         env.setdefault("JWT_SECRET", LOCAL_JWT_SECRET)
         return env
@@ -100,7 +109,9 @@ class LocalStack:
                 continue
             queue = next(q for q, ids in template.physical.items() if ids.get("Arn") == event["Queue"])
             env = self.function_env(name)
-            count = int(env.get("BATCH_MAX_CONCURRENT") or event.get("ScalingConfig", {}).get("MaximumConcurrency", 2))
+            count = int(
+                env.get("BATCH_MAX_CONCURRENT") or event.get("ScalingConfig", {}).get("MaximumConcurrency", 2)
+            )
             self.pollers = QueuePollers(
                 count,
                 function_name=name,

@@ -67,8 +67,13 @@ def _path_pattern(path: str) -> re.Pattern[str]:
 class Template:
     """A parsed template with the names the local stack gives its resources."""
 
-    def __init__(self, path: Path = TEMPLATE_PATH, stack_name: str = "imagegen",
-                 region: str = "us-east-1", account_id: str = "123456789012") -> None:
+    def __init__(
+        self,
+        path: Path = TEMPLATE_PATH,
+        stack_name: str = "imagegen",
+        region: str = "us-east-1",
+        account_id: str = "123456789012",
+    ) -> None:
         self.path = path
         self.doc: dict[str, Any] = yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
         self.stack_name, self.region, self.account_id = stack_name, region, account_id
@@ -85,7 +90,9 @@ class Template:
             for event in res["Properties"].get("Events", {}).values():
                 if event["Type"] == "HttpApi":
                     props = event["Properties"]
-                    routes.append(Route(props["Method"].upper(), props["Path"], name, _path_pattern(props["Path"])))
+                    routes.append(
+                        Route(props["Method"].upper(), props["Path"], name, _path_pattern(props["Path"]))
+                    )
         # Like API Gateway, the most specific route wins: greedy {proxy+} routes are tried last.
         return sorted(routes, key=lambda route: ("+}" in route.path, -len(route.path)))
 
@@ -101,7 +108,7 @@ class Template:
         return dict(auth["Authorizers"][auth["DefaultAuthorizer"]])
 
     def code_dir(self, function: str) -> Path:
-        code_uri = self.resources[function]["Properties"]["CodeUri"]
+        code_uri = str(self.resources[function]["Properties"]["CodeUri"])
         return (self.path.parent / code_uri).resolve()
 
     def function_property(self, function: str, name: str) -> Any:
@@ -112,7 +119,9 @@ class Template:
     def environment(self, function: str) -> dict[str, str]:
         """Globals' variables, then the function's own, resolved to local names."""
         merged: dict[str, Any] = {}
-        merged.update(self.doc.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {}))
+        merged.update(
+            self.doc.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+        )
         merged.update(self.resources[function]["Properties"].get("Environment", {}).get("Variables", {}))
         resolved = {name: self.resolve(value) for name, value in merged.items()}
         return {name: str(value) for name, value in resolved.items() if value is not _NO_VALUE}
@@ -160,7 +169,7 @@ class Template:
             return value
         if len(value) != 1:
             return {k: self.resolve(v) for k, v in value.items()}
-        (fn, arg), = value.items()
+        ((fn, arg),) = value.items()
         if fn == "Ref":
             return self._ref(arg)
         if fn == "Fn::GetAtt":

@@ -226,7 +226,9 @@ def cancel_job(job_id: str, caller: Caller, services: Services) -> JobStatusOut:
     queued = [item.index for item in services.jobs.iter_items(job_id) if item.state == ItemState.QUEUED]
 
     def cancel(index: int) -> bool:
-        return services.jobs.finish_item(job_id, index, ItemState.CANCELLED, services.clock(), only_if_queued=True)
+        return services.jobs.finish_item(
+            job_id, index, ItemState.CANCELLED, services.clock(), only_if_queued=True
+        )
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         cancelled = sum(pool.map(cancel, queued))

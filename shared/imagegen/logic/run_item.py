@@ -21,7 +21,7 @@ MAX_RETRY_DELAY_SECONDS = 900
 
 def retry_delay(attempt: int, base_seconds: int) -> int:
     """Exponential backoff for the next delivery: base, 2*base, 4*base ... capped at 15 minutes."""
-    return min(base_seconds * 2 ** max(attempt - 1, 0), MAX_RETRY_DELAY_SECONDS)
+    return int(min(base_seconds * 2 ** max(attempt - 1, 0), MAX_RETRY_DELAY_SECONDS))
 
 
 def run_item(message: ItemMessage, attempt: int, receipt_handle: str, services: Services) -> None:
@@ -57,7 +57,9 @@ def run_item(message: ItemMessage, attempt: int, receipt_handle: str, services: 
     except Exception as error:
         reason = f"{type(error).__name__} on attempt {attempt}"
         if attempt >= services.settings.worker_max_receives:
-            logger.error("item failed on its last attempt", job_id=item.job_id, index=item.index, reason=reason)
+            logger.error(
+                "item failed on its last attempt", job_id=item.job_id, index=item.index, reason=reason
+            )
             jobs.finish_item(
                 item.job_id,
                 item.index,
@@ -68,7 +70,9 @@ def run_item(message: ItemMessage, attempt: int, receipt_handle: str, services: 
             close_job_if_done(item.job_id, services)
         else:
             delay = retry_delay(attempt, services.settings.retry_base_delay_seconds)
-            logger.warning("item will be retried", job_id=item.job_id, index=item.index, reason=reason, delay=delay)
+            logger.warning(
+                "item will be retried", job_id=item.job_id, index=item.index, reason=reason, delay=delay
+            )
             services.queue.delay(receipt_handle, delay)
         raise
     else:

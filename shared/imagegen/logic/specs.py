@@ -28,7 +28,8 @@ def icon_prompt(category: str, style: str, color_scheme: str, elements: list[str
     """A first prompt template (issue 4 replaces it with versioned templates)."""
     featuring = f", featuring {', '.join(elements)}" if elements else ""
     return (
-        f"A {style} icon representing the product category '{category}'{featuring}, in {_COLOUR_WORDS[color_scheme]}. "
+        f"A {style} icon representing the product category '{category}'{featuring}, "
+        f"in {_COLOUR_WORDS[color_scheme]}. "
         f"Centred single subject, plain background, no text, legible at 32 pixels. Variation {variation}."
     )
 
@@ -49,7 +50,9 @@ def icon_specs(request: IconRequest | BatchRequest, job_id: str) -> list[ImageSp
             specs.append(
                 ImageSpec(
                     kind="icon",
-                    prompt=icon_prompt(category, request.style, request.color_scheme, request.custom_elements, variation),
+                    prompt=icon_prompt(
+                        category, request.style, request.color_scheme, request.custom_elements, variation
+                    ),
                     width=width,
                     height=height,
                     key=f"icons/{slug}/{job_id}_{n:03d}_v{variation}.png",

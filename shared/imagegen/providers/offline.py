@@ -14,8 +14,9 @@ import random
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
-from PIL import Image, ImageChops, ImageDraw, ImageFilter
+from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageOps
 
 from imagegen.models.domain import ImageSpec
 from imagegen.providers.base import GeneratedImage
@@ -36,7 +37,11 @@ SYMBOLS: dict[str, list[Shape]] = {
     "laptop": [
         ("main", "rect", ((0.2, 0.22, 0.8, 0.62), 0.03)),
         ("cut", "rect", ((0.25, 0.27, 0.75, 0.57), 0.01)),
-        ("accent", "poly", (_p(0.28, 0.52, 0.4, 0.4, 0.5, 0.48, 0.62, 0.34, 0.72, 0.46, 0.72, 0.55, 0.28, 0.55),)),
+        (
+            "accent",
+            "poly",
+            (_p(0.28, 0.52, 0.4, 0.4, 0.5, 0.48, 0.62, 0.34, 0.72, 0.46, 0.72, 0.55, 0.28, 0.55),),
+        ),
         ("main", "poly", (_p(0.1, 0.66, 0.9, 0.66, 0.84, 0.76, 0.16, 0.76),)),
     ],
     "phone": [
@@ -46,7 +51,11 @@ SYMBOLS: dict[str, list[Shape]] = {
         ("cut", "ellipse", ((0.47, 0.79, 0.53, 0.85),)),
     ],
     "car": [
-        ("main", "poly", (_p(0.1, 0.62, 0.14, 0.5, 0.3, 0.46, 0.38, 0.32, 0.64, 0.32, 0.74, 0.46, 0.88, 0.5, 0.9, 0.62),)),
+        (
+            "main",
+            "poly",
+            (_p(0.1, 0.62, 0.14, 0.5, 0.3, 0.46, 0.38, 0.32, 0.64, 0.32, 0.74, 0.46, 0.88, 0.5, 0.9, 0.62),),
+        ),
         ("cut", "poly", (_p(0.41, 0.36, 0.5, 0.36, 0.5, 0.46, 0.34, 0.46),)),
         ("cut", "poly", (_p(0.54, 0.36, 0.62, 0.36, 0.69, 0.46, 0.54, 0.46),)),
         ("accent", "ellipse", ((0.2, 0.54, 0.36, 0.7),)),
@@ -87,7 +96,34 @@ SYMBOLS: dict[str, list[Shape]] = {
         ("accent", "poly", (_p(0.46, 0.84, 0.54, 0.84, 0.54, 0.3, 0.46, 0.3),)),
     ],
     "shirt": [
-        ("main", "poly", (_p(0.36, 0.16, 0.12, 0.3, 0.2, 0.46, 0.3, 0.4, 0.3, 0.84, 0.7, 0.84, 0.7, 0.4, 0.8, 0.46, 0.88, 0.3, 0.64, 0.16),)),
+        (
+            "main",
+            "poly",
+            (
+                _p(
+                    0.36,
+                    0.16,
+                    0.12,
+                    0.3,
+                    0.2,
+                    0.46,
+                    0.3,
+                    0.4,
+                    0.3,
+                    0.84,
+                    0.7,
+                    0.84,
+                    0.7,
+                    0.4,
+                    0.8,
+                    0.46,
+                    0.88,
+                    0.3,
+                    0.64,
+                    0.16,
+                ),
+            ),
+        ),
         ("cut", "poly", (_p(0.4, 0.16, 0.6, 0.16, 0.5, 0.28),)),
         ("accent", "rect", ((0.56, 0.5, 0.64, 0.58), 0.01)),
     ],
@@ -120,7 +156,11 @@ SYMBOLS: dict[str, list[Shape]] = {
         ("accent", "ellipse", ((0.28, 0.62, 0.38, 0.72),)),
     ],
     "leaf": [
-        ("main", "poly", (_p(0.2, 0.8, 0.22, 0.5, 0.36, 0.3, 0.58, 0.18, 0.84, 0.16, 0.82, 0.42, 0.7, 0.64, 0.48, 0.78),)),
+        (
+            "main",
+            "poly",
+            (_p(0.2, 0.8, 0.22, 0.5, 0.36, 0.3, 0.58, 0.18, 0.84, 0.16, 0.82, 0.42, 0.7, 0.64, 0.48, 0.78),),
+        ),
         ("cut", "line", (_p(0.22, 0.8, 0.74, 0.26), 0.025)),
         ("accent", "line", (_p(0.12, 0.9, 0.26, 0.74), 0.04)),
     ],
@@ -175,7 +215,17 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
     "laptop": ("electronic", "computer", "laptop", "tech", "software", "digital", "gadget", "coding"),
     "phone": ("phone", "mobile", "smartphone", "tablet", "telecom", "cell"),
     "car": ("auto", "automotive", "car", "vehicle", "motor", "truck", "parts", "transport"),
-    "wrench": ("tool", "tools", "hardware", "diy", "repair", "wrench", "hammer", "industrial", "construction"),
+    "wrench": (
+        "tool",
+        "tools",
+        "hardware",
+        "diy",
+        "repair",
+        "wrench",
+        "hammer",
+        "industrial",
+        "construction",
+    ),
     "pencil": ("office", "supplies", "stationery", "pen", "pencil", "paper", "school", "writing", "stapler"),
     "apple": ("food", "grocery", "groceries", "fruit", "produce", "nutrition", "organic", "snack"),
     "book": ("book", "books", "education", "learning", "library", "reading", "study", "course"),
@@ -277,8 +327,10 @@ def _draw_symbol(canvas: Image.Image, shapes: Sequence[Shape], box: tuple[int, i
                 width=width,
             )
         elif kind == "line":
-            points, line_width = args
-            draw.line([at(p) for p in points], fill=colour, width=max(2, int(line_width * side)), joint="curve")  # type: ignore[attr-defined, operator]
+            points, line_width = cast(tuple[tuple[Point, ...], float], args)
+            draw.line(
+                [at(p) for p in points], fill=colour, width=max(2, int(line_width * side)), joint="curve"
+            )
 
 
 def _noise(size: tuple[int, int], rng: random.Random, strength: int) -> Image.Image:
@@ -294,9 +346,13 @@ def render_icon(spec: ImageSpec) -> Image.Image:
     style = spec.style or "modern"
     top, bottom, main, accent = _SEPIA if style == "vintage" else PALETTES[spec.color_scheme or "colorful"]
     symbols = pick_symbols(spec.category or "", " ".join(spec.custom_elements), spec.prompt)
-    # Variations differ on purpose: 1 = the main symbol alone, 2 = main + secondary, 3+ rotate and re-frame.
-    primary = symbols[(spec.variation - 1) // 3 % len(symbols)]
-    secondary = symbols[1] if len(symbols) > 1 else None
+    # Variations differ on purpose: 1 centred, 2 off-centre with a companion, 3 tilted, 4 mirrored and
+    # smaller; from the fifth on, the next matching symbol takes the lead.
+    composition, cycle = (spec.variation - 1) % 4, (spec.variation - 1) // 4
+    primary = symbols[cycle % len(symbols)]
+    if cycle % 2:  # later cycles also recolour, so even a lone symbol never repeats itself
+        main, accent = accent, main
+    secondary = next((s for s in symbols if s != primary), None)
 
     if style in ("minimal", "flat"):
         canvas = Image.new("RGB", size, top if style == "flat" else (255, 255, 255))
@@ -319,7 +375,9 @@ def render_icon(spec: ImageSpec) -> Image.Image:
         draw.ellipse([bx0, by0, bx0 + badge, by0 + badge], fill=badge_colour, outline=main, width=side // 60)
         inset = side // 30
         draw.ellipse(
-            [bx0 + inset, by0 + inset, bx0 + badge - inset, by0 + badge - inset], outline=accent, width=side // 140
+            [bx0 + inset, by0 + inset, bx0 + badge - inset, by0 + badge - inset],
+            outline=accent,
+            width=side // 140,
         )
     elif style == "abstract":
         for _ in range(5):
@@ -331,29 +389,57 @@ def render_icon(spec: ImageSpec) -> Image.Image:
     elif style in ("detailed", "realistic"):
         draw.ellipse([bx0, by0, bx0 + badge, by0 + badge], fill=badge_colour)
 
-    symbol_side = int(side * (0.62 if secondary and spec.variation % 3 == 2 else 0.7))
+    symbol_side = int(side * {0: 0.7, 1: 0.58, 2: 0.66, 3: 0.56}[composition])
     pen = _Pen(
         main=main,
         accent=accent,
-        cut=badge_colour if style in ("modern", "vintage", "detailed", "realistic") else (top if style == "flat" else (255, 255, 255)),
+        cut=badge_colour
+        if style in ("modern", "vintage", "detailed", "realistic")
+        else (top if style == "flat" else (255, 255, 255)),
         outline_only=style == "minimal",
         stroke=max(4, side // 70),
     )
     layer = Image.new("RGBA", size, (0, 0, 0, 0))
-    offset_x = -side // 12 if secondary and spec.variation % 3 == 2 else 0
-    _draw_symbol(layer, SYMBOLS[primary], (cx - symbol_side // 2 + offset_x, cy - symbol_side // 2, symbol_side), pen)
-    if secondary and spec.variation % 3 == 2:
+    offset = side // 12 if composition == 1 else 0
+    if composition == 1:  # a companion: the next matching symbol, or an accent disc behind the subject
         small = side // 3
-        _draw_symbol(layer, SYMBOLS[secondary], (cx + side // 6, cy + side // 8, small), pen)
-    if spec.variation % 3 == 0:
-        layer = layer.rotate(rng.choice([-12, -8, 8, 12]), resample=Image.Resampling.BICUBIC, center=(cx, cy))
+        if secondary:
+            _draw_symbol(layer, SYMBOLS[secondary], (cx + side // 6, cy + side // 8, small), pen)
+        else:
+            ImageDraw.Draw(layer).ellipse(
+                [cx + side // 8, cy + side // 8, cx + side // 8 + small, cy + side // 8 + small],
+                fill=(*accent, 255),
+            )
+    _draw_symbol(
+        layer,
+        SYMBOLS[primary],
+        (cx - symbol_side // 2 - offset, cy - symbol_side // 2 - offset, symbol_side),
+        pen,
+    )
+    if cycle >= 2:
+        ring = int(symbol_side * 0.62)
+        ImageDraw.Draw(layer).ellipse(
+            [cx - ring, cy - ring, cx + ring, cy + ring], outline=(*accent, 255), width=max(6, side // 60)
+        )
+    if composition == 2:
+        layer = layer.rotate(
+            rng.choice([-14, -10, 10, 14]), resample=Image.Resampling.BICUBIC, center=(cx, cy)
+        )
+    elif composition == 3:
+        layer = ImageOps.mirror(layer)
     if style in ("realistic", "detailed", "modern"):
         alpha = layer.getchannel("A")
         shade = Image.new("RGBA", size, (0, 0, 0, 0))
         shade.putalpha(alpha.point(lambda v: v * 2 // 5))
-        canvas.paste(shade, (side // 80, side // 50), shade.getchannel("A").filter(ImageFilter.GaussianBlur(side // 90)))
+        canvas.paste(
+            shade,
+            (side // 80, side // 50),
+            shade.getchannel("A").filter(ImageFilter.GaussianBlur(side // 90)),
+        )
     if style == "realistic":
-        highlight = _gradient(size, (255, 255, 255), (0, 0, 0), angle=-20).convert("L").point(lambda v: v // 3)
+        highlight = (
+            _gradient(size, (255, 255, 255), (0, 0, 0), angle=-20).convert("L").point(lambda v: v // 3)
+        )
         lit = ImageChops.add(layer.convert("RGB"), Image.merge("RGB", (highlight, highlight, highlight)))
         layer = Image.merge("RGBA", (*lit.split(), layer.getchannel("A")))
     canvas.paste(layer, (0, 0), layer)
@@ -369,8 +455,16 @@ def render_blog(spec: ImageSpec) -> Image.Image:
     width, height = spec.width, spec.height
     symbols = [s for s in pick_symbols(spec.prompt) if s != "tag"]
     palette_name = rng.choice(list(PALETTES))
-    for word, name in (("night", "dark"), ("dark", "dark"), ("warm", "warm_tones"), ("sunset", "warm_tones"),
-                       ("ocean", "blue_tones"), ("sea", "blue_tones"), ("soft", "pastel"), ("pastel", "pastel")):
+    for word, name in (
+        ("night", "dark"),
+        ("dark", "dark"),
+        ("warm", "warm_tones"),
+        ("sunset", "warm_tones"),
+        ("ocean", "blue_tones"),
+        ("sea", "blue_tones"),
+        ("soft", "pastel"),
+        ("pastel", "pastel"),
+    ):
         if word in _words(spec.prompt):
             palette_name = name
             break
@@ -380,16 +474,21 @@ def render_blog(spec: ImageSpec) -> Image.Image:
     sun_r = min(width, height) // 8
     sun_x, sun_y = rng.randint(width // 6, width * 5 // 6), rng.randint(height // 8, height // 3)
     glow = Image.new("L", (width, height), 0)
-    ImageDraw.Draw(glow).ellipse([sun_x - sun_r * 2, sun_y - sun_r * 2, sun_x + sun_r * 2, sun_y + sun_r * 2], fill=90)
+    ImageDraw.Draw(glow).ellipse(
+        [sun_x - sun_r * 2, sun_y - sun_r * 2, sun_x + sun_r * 2, sun_y + sun_r * 2], fill=90
+    )
     canvas.paste(_mix(top, (255, 255, 255), 0.6), mask=glow.filter(ImageFilter.GaussianBlur(sun_r)))
-    draw.ellipse([sun_x - sun_r, sun_y - sun_r, sun_x + sun_r, sun_y + sun_r], fill=_mix(accent, (255, 255, 255), 0.3))
+    draw.ellipse(
+        [sun_x - sun_r, sun_y - sun_r, sun_x + sun_r, sun_y + sun_r], fill=_mix(accent, (255, 255, 255), 0.3)
+    )
     for layer_index in range(4):  # hills from far (pale) to near (strong)
         base = height * (0.55 + 0.11 * layer_index)
         colour = _mix(_mix(bottom, main, 0.35 + 0.18 * layer_index), top, 0.25 - 0.06 * layer_index)
         phase, amplitude = rng.uniform(0, math.tau), height * rng.uniform(0.03, 0.08)
         waves = rng.uniform(1.0, 2.5)
         points = [
-            (x, base + amplitude * math.sin(phase + waves * math.tau * x / width)) for x in range(0, width + 16, 16)
+            (x, base + amplitude * math.sin(phase + waves * math.tau * x / width))
+            for x in range(0, width + 16, 16)
         ]
         draw.polygon([(0, height), *points, (width, height)], fill=colour)
     pen = _Pen(main=main, accent=accent, cut=_mix(top, (255, 255, 255), 0.5), outline_only=False, stroke=4)
@@ -399,7 +498,10 @@ def render_blog(spec: ImageSpec) -> Image.Image:
         x = width // 2 - symbol_side // 2 + (0 if n == 0 else (-1) ** n * int(width * 0.28))
         y = int(height * 0.52) - symbol_side // 2 + (0 if n == 0 else height // 8)
         plate = Image.new("L", (width, height), 0)
-        ImageDraw.Draw(plate).ellipse([x - side // 12, y - side // 12, x + symbol_side + side // 12, y + symbol_side + side // 12], fill=200)
+        ImageDraw.Draw(plate).ellipse(
+            [x - side // 12, y - side // 12, x + symbol_side + side // 12, y + symbol_side + side // 12],
+            fill=200,
+        )
         canvas.paste(_mix(top, (255, 255, 255), 0.5), mask=plate.filter(ImageFilter.GaussianBlur(side // 30)))
         _draw_symbol(canvas, SYMBOLS[symbol], (x, y, symbol_side), pen)
     return canvas
@@ -415,4 +517,6 @@ class OfflineProvider:
         image = render_icon(spec) if spec.kind == "icon" else render_blog(spec)
         buffer = io.BytesIO()
         image.save(buffer, format="PNG", optimize=False)
-        return GeneratedImage(data=buffer.getvalue(), content_type="image/png", provider=self.name, model=self.model)
+        return GeneratedImage(
+            data=buffer.getvalue(), content_type="image/png", provider=self.name, model=self.model
+        )

@@ -23,7 +23,9 @@ def validate_png(data: bytes, width: int, height: int, max_bytes: int) -> None:
     try:
         with Image.open(io.BytesIO(data), formats=["PNG"]) as image:
             if image.size != (width, height):
-                raise PermanentGenerationError(f"image is {image.size[0]}x{image.size[1]}, expected {width}x{height}")
+                raise PermanentGenerationError(
+                    f"image is {image.size[0]}x{image.size[1]}, expected {width}x{height}"
+                )
             image.verify()
         with Image.open(io.BytesIO(data), formats=["PNG"]) as image:
             image.load()  # verify() skips pixel data; a truncated stream fails here

@@ -1,0 +1,91 @@
+"""The authorizer accepts only well-formed, correctly signed, current tokens for this API."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from imagegen.config import Settings
+from imagegen.logic.auth import TokenRejected, authorize, verify_token
+from tests.helpers import AUDIENCE, ISSUER, SECRET, token
+
+SETTINGS = Settings(jwt_secret=SECRET, jwt_issuer=ISSUER, jwt_audience=AUDIENCE)
+
+
+def _b64(data: dict[str, object]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+
+def test_valid_token_gives_the_caller_and_scopes() -> None:
+    caller = verify_token(f"Bearer {token('alice', scope='read admin')}", SETTINGS)
+    assert caller.sub == "alice" and caller.is_admin
+
+
+def test_ordinary_token_is_not_admin() -> None:
+    assert not verify_token(f"Bearer {token('bob')}", SETTINGS).is_admin
+
+
+def test_alg_none_is_refused() -> None:
+    now = int(time.time())
+    claims = {"sub": "mallory", "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + 600}
+    unsigned = f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(claims)}."
+    with pytest.raises(TokenRejected):
+        verify_token(f"Bearer {unsigned}", SETTINGS)
+
+
+def test_wrong_key_is_refused() -> None:
+    with pytest.raises(TokenRejected):
+        verify_token(f"Bearer {token('alice', secret='another-secret-that-is-long-enough-too!')}", SETTINGS)
+
+
+def test_rs256_token_is_refused_when_hs256_is_configured() -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    now = int(time.time())
+    claims = {"sub": "alice", "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + 600}
+    with pytest.raises(TokenRejected):
+        verify_token(f"Bearer {jwt.encode(claims, key, algorithm='RS256')}", SETTINGS)
+
+
+def test_expired_token_is_refused() -> None:
+    past = int(time.time()) - 3600
+    with pytest.raises(TokenRejected):
+        verify_token(f"Bearer {token('alice', iat=past - 60, exp=past)}", SETTINGS)
+
+
+def test_wrong_audience_is_refused() -> None:
+    with pytest.raises(TokenRejected):
+        verify_token(f"Bearer {token('alice', aud='someone-else')}", SETTINGS)
+
+
+def test_wrong_issuer_is_refused() -> None:
+    with pytest.raises(TokenRejected):
+        verify_token(f"Bearer {token('alice', iss='evil')}", SETTINGS)
+
+
+@pytest.mark.parametrize("claim", ["exp", "iat", "sub", "iss", "aud"])
+def test_each_missing_claim_is_refused(claim: str) -> None:
+    with pytest.raises(TokenRejected):
+        verify_token(f"Bearer {token('alice', **{claim: None})}", SETTINGS)
+
+
+@pytest.mark.parametrize("header", [None, "", "Basic abc", "Bearer", "Bearer not-a-jwt"])
+def test_malformed_headers_are_refused(header: str | None) -> None:
+    with pytest.raises(TokenRejected):
+        verify_token(header, SETTINGS)
+
+
+def test_authorize_answers_simple_responses_and_never_echoes_the_token(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    bad = token("alice", secret="another-secret-that-is-long-enough-too!")
+    assert authorize(f"Bearer {bad}", SETTINGS) == {"isAuthorized": False}
+    good = authorize(f"Bearer {token('alice')}", SETTINGS)
+    assert good == {"isAuthorized": True, "context": {"sub": "alice", "scope": ""}}
+    logged = capsys.readouterr()
+    assert bad not in logged.out + logged.err
+    assert SECRET not in logged.out + logged.err

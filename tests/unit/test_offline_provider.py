@@ -1,0 +1,106 @@
+"""The offline renderer: right sizes, deterministic, and visibly different where asked."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image, ImageChops, ImageStat
+
+from imagegen.errors import PermanentGenerationError
+from imagegen.models.domain import ImageSpec
+from imagegen.providers.offline import OfflineProvider, pick_symbols
+from imagegen.providers.validation import validate_png
+from tests.helpers import png_size
+
+PROVIDER = OfflineProvider()
+
+
+def _icon(**changes: object) -> ImageSpec:
+    base: dict[str, object] = {
+        "kind": "icon",
+        "prompt": "tools",
+        "width": 1024,
+        "height": 1024,
+        "key": "k.png",
+        "category": "tools",
+        "style": "flat",
+        "color_scheme": "blue_tones",
+        "variation": 1,
+    }
+    return ImageSpec.model_validate({**base, **changes})
+
+
+def _difference(a: bytes, b: bytes) -> float:
+    first, second = (Image.open(io.BytesIO(x)).convert("RGB") for x in (a, b))
+    return sum(ImageStat.Stat(ImageChops.difference(first, second)).mean)
+
+
+def test_icon_is_a_1024_square_png_and_deterministic() -> None:
+    first, again = PROVIDER.generate(_icon()), PROVIDER.generate(_icon())
+    assert png_size(first.data) == (1024, 1024)
+    assert first.data == again.data
+
+
+def test_blog_image_has_the_requested_size() -> None:
+    spec = ImageSpec(kind="blog", prompt="a laptop on a desk at sunset", width=1792, height=1024, key="k.png")
+    assert png_size(PROVIDER.generate(spec).data) == (1792, 1024)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"variation": 2},
+        {"variation": 3},
+        {"variation": 4},
+        {"variation": 5},
+        {"style": "vintage"},
+        {"color_scheme": "warm_tones"},
+        {"category": "automotive", "prompt": "automotive"},
+    ],
+)
+def test_variations_styles_colours_and_categories_change_the_picture(changes: dict[str, object]) -> None:
+    assert _difference(PROVIDER.generate(_icon()).data, PROVIDER.generate(_icon(**changes)).data) > 3
+
+
+@pytest.mark.parametrize(
+    ("category", "symbol"),
+    [
+        ("Office Supplies", "pencil"),
+        ("electronics", "laptop"),
+        ("automotive", "car"),
+        ("tools", "wrench"),
+        ("gardening", "leaf"),
+        ("pet food", "paw"),
+    ],
+)
+def test_categories_pick_a_matching_symbol(category: str, symbol: str) -> None:
+    assert pick_symbols(category)[0] == symbol
+
+
+def test_unknown_category_still_gets_a_symbol() -> None:
+    assert pick_symbols("zzyzx") == ["tag"]
+
+
+def test_validation_rejects_truncated_wrong_size_and_non_png_bytes() -> None:
+    data = PROVIDER.generate(_icon(width=256, height=256)).data
+    validate_png(data, 256, 256, 5_000_000)
+    for bad, width, height in ((data[:-200], 256, 256), (data, 512, 512), (b"GIF89a" + data, 256, 256)):
+        with pytest.raises(PermanentGenerationError):
+            validate_png(bad, width, height, 5_000_000)
+    with pytest.raises(PermanentGenerationError):
+        validate_png(data, 256, 256, 100)
+
+
+def test_validation_rejects_a_decompression_bomb_before_decoding_it() -> None:
+    bomb = io.BytesIO()
+    Image.new("1", (20000, 20000)).save(bomb, format="PNG")  # tiny file, 400 Mpixels
+    with pytest.raises(PermanentGenerationError):
+        validate_png(bomb.getvalue(), 1024, 1024, 5_000_000)
+
+
+def test_all_ten_variations_of_one_request_are_distinct() -> None:
+    images = [PROVIDER.generate(_icon(width=256, height=256, variation=n)).data for n in range(1, 11)]
+    for i, first in enumerate(images):
+        for second in images[i + 1 :]:
+            assert _difference(first, second) > 3
