@@ -107,6 +107,7 @@ def test_the_last_attempt_fails_the_item_and_still_raises_for_the_dead_letter_qu
     assert result.state == "failed" and result.counts.failed == 1
     assert result.items[0].error == "gave up after 5 attempts (last: RuntimeError)"
     assert services.images.objects == {}  # type: ignore[attr-defined]
+    assert services.queue.delays[-1] == ("r", 0)  # type: ignore[attr-defined]  # released for the DLQ at once
 
 
 def test_bytes_that_are_not_a_valid_png_are_never_stored() -> None:

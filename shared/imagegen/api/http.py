@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any, cast
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from imagegen import errors
 from imagegen.models.domain import Caller
@@ -63,21 +65,26 @@ def _describe(error: dict[str, Any]) -> str:
     return f"{where}: {error.get('msg', 'invalid')}" if where else str(error.get("msg", "invalid"))
 
 
-def _limit_body(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
-    body = app.current_event.body or ""
-    if len(body.encode()) > MAX_BODY_BYTES:
-        return error_response(
-            HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-            "body_too_large",
-            f"request bodies are limited to {MAX_BODY_BYTES} bytes",
-        )
-    return next_middleware(app)
+class _Resolver(APIGatewayHttpResolver):
+    """Refuses oversized bodies before anything parses them (Powertools validates before middlewares)."""
+
+    def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
+        body = event.get("body") or ""
+        size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode())
+        if size > MAX_BODY_BYTES:
+            message = f"request bodies are limited to {MAX_BODY_BYTES} bytes"
+            return {
+                "statusCode": HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                "headers": {"Content-Type": content_types.APPLICATION_JSON},
+                "body": json.dumps({"error": "body_too_large", "message": message}),
+                "isBase64Encoded": False,
+            }
+        return super().resolve(event, context)
 
 
 def build_resolver(*routers: Router) -> APIGatewayHttpResolver:
     """A resolver with validation, the body limit and the error map, serving the given routers."""
-    app = APIGatewayHttpResolver(enable_validation=True)
-    app.use(middlewares=[_limit_body])
+    app = _Resolver(enable_validation=True)
     for router in routers:
         app.include_router(router)
 

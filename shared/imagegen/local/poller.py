@@ -60,13 +60,13 @@ def _poll(
     region = sqs.meta.region_name
     while not stop.is_set():
         try:
-            _poll_once(sqs, handler, function_name, queue_url, queue_arn, region, batch_size, timeout)
+            poll_once(sqs, handler, function_name, queue_url, queue_arn, region, batch_size, timeout)
         except Exception as error:  # an AWS hiccup must not kill the poller; say it and go on
             print(f"poller: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
             stop.wait(1)
 
 
-def _poll_once(
+def poll_once(
     sqs: Any,
     handler: Any,
     function_name: str,
@@ -75,7 +75,8 @@ def _poll_once(
     region: str,
     batch_size: int,
     timeout: int,
-) -> None:
+) -> int:
+    """Receive one batch, run the worker on it, delete what succeeded; the number received."""
     answer = sqs.receive_message(
         QueueUrl=queue_url,
         MaxNumberOfMessages=batch_size,
@@ -85,7 +86,7 @@ def _poll_once(
     )
     messages = answer.get("Messages", [])
     if not messages:
-        return
+        return 0
     try:
         result = handler(sqs_event(messages, queue_arn, region), LocalContext(function_name, timeout))
         failed = {failure["itemIdentifier"] for failure in (result or {}).get("batchItemFailures", [])}
@@ -97,6 +98,7 @@ def _poll_once(
             QueueUrl=queue_url,
             Entries=[{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(done)],
         )
+    return len(messages)
 
 
 class QueuePollers:

@@ -68,6 +68,7 @@ def run_item(message: ItemMessage, attempt: int, receipt_handle: str, services: 
                 error=f"gave up after {attempt} attempts (last: {type(error).__name__})",
             )
             close_job_if_done(item.job_id, services)
+            services.queue.delay(receipt_handle, 0)  # visible now, so SQS dead-letters it at the next receive
         else:
             delay = retry_delay(attempt, services.settings.retry_base_delay_seconds)
             logger.warning(
