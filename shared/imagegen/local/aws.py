@@ -1,9 +1,20 @@
-"""Emulated AWS: moto's server on loopback, with the template's tables, bucket, queues and secret."""
+"""Emulated AWS: moto's server on loopback, with the template's tables, bucket, queues and secret.
+
+Like the rest of imagegen.local this is dev tooling standing in for AWS, so it talks to boto3
+directly; the service's own code reaches AWS only through imagegen.dal.
+"""
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import multiprocessing
+import signal
+import threading
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from multiprocessing.synchronize import Event
 from typing import Any
 
 import boto3
@@ -19,22 +30,63 @@ FAKE_CREDENTIALS = {
 }
 
 
+def _make_dynamodb_writes_atomic() -> None:
+    """DynamoDB applies each write (`SET n = n + :one`, a transaction) atomically; moto's threaded
+    server does not lock, so concurrent workers would lose counter updates. One lock restores it."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+
+    def atomic(method: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(method)
+        def locked(*args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return method(*args, **kwargs)
+
+        return locked
+
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+        setattr(DynamoDBBackend, name, atomic(getattr(DynamoDBBackend, name)))
+
+
+def _serve_moto(host: str, port: int, ready: Connection, stop: Event) -> None:
+    """Child process: a moto server whose state belongs to this stack alone."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _make_dynamodb_writes_atomic()
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per AWS call is noise
+    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+    server.start()
+    ready.send(server.get_host_and_port())
+    stop.wait()
+    server.stop()
+
+
 class EmulatedAws:
-    """A moto server; `create_resources` builds what the template declares, under its names."""
+    """A moto server in its own process; `create_resources` builds what the template declares."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per AWS call is noise
-        self.server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+        self.host, self.port = host, port
+        context = multiprocessing.get_context("spawn")
+        self._stop = context.Event()
+        self._ready, child_end = context.Pipe(duplex=False)
+        self._process = context.Process(
+            target=_serve_moto, args=(host, port, child_end, self._stop), daemon=True, name="moto-server"
+        )
         self.endpoint = ""
 
     def start(self) -> str:
-        self.server.start()
-        host, port = self.server.get_host_and_port()
+        self._process.start()
+        if not self._ready.poll(60):
+            raise RuntimeError("the emulated AWS (moto server) did not start within 60 s")
+        host, port = self._ready.recv()
         self.endpoint = f"http://{host}:{port}"
         return self.endpoint
 
     def stop(self) -> None:
-        self.server.stop()
+        self._stop.set()
+        self._process.join(timeout=10)
+        if self._process.is_alive():
+            self._process.terminate()
 
     def _client(self, service: str) -> Any:
         return boto3.session.Session().client(  # type: ignore[call-overload]

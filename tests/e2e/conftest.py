@@ -1,0 +1,77 @@
+"""End-to-end tests: the local stack (`imagegen serve`'s code) driven over HTTP on loopback."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+
+from imagegen.local.aws import FAKE_CREDENTIALS
+from imagegen.local.stack import LocalStack
+from tests.helpers import token
+
+
+class Client:
+    """HTTP to the stack as a given user, plus a look at the emulated AWS behind it."""
+
+    def __init__(self, stack: LocalStack) -> None:
+        self.stack = stack
+        self.http = httpx.Client(base_url=stack.url, timeout=60)
+
+    def auth(self, sub: str = "alice") -> dict[str, str]:
+        return {"Authorization": f"Bearer {token(sub, secret=self.stack.jwt_secret)}"}
+
+    def post(self, path: str, body: Any = None, sub: str = "alice", **headers: str) -> httpx.Response:
+        return self.http.post(path, json=body, headers={**self.auth(sub), **headers})
+
+    def get(self, path: str, sub: str = "alice", **params: str) -> httpx.Response:
+        return self.http.get(path, headers=self.auth(sub), params=params)
+
+    def wait_until_done(self, status_url: str, sub: str = "alice", seconds: float = 90) -> dict[str, Any]:
+        deadline = time.monotonic() + seconds
+        status: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            status = self.get(status_url, sub).json()
+            if status["state"] not in ("queued", "running"):
+                return status
+            time.sleep(0.2)
+        raise AssertionError(f"{status_url} did not finish in {seconds}s; last status: {status}")
+
+    def aws(self, service: str) -> Any:
+        return boto3.session.Session().client(  # type: ignore[call-overload]
+            service,
+            endpoint_url=self.stack.aws.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        )
+
+    def keys(self, prefix: str = "") -> list[str]:
+        answer = self.aws("s3").list_objects_v2(Bucket=self.stack.resource("ImagesBucket"), Prefix=prefix)
+        return sorted(obj["Key"] for obj in answer.get("Contents", []))
+
+    def queue_depth(self, logical_id: str) -> int:
+        attributes = self.aws("sqs").get_queue_attributes(
+            QueueUrl=self.stack.resource(logical_id),
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return sum(int(value) for value in attributes.values())
+
+
+def start_stack(**environ: str) -> LocalStack:
+    base = {name: value for name, value in os.environ.items() if not name.startswith(("JWT_", "OPENAI_"))}
+    return LocalStack(port=0, environ={**base, "RETRY_BASE_DELAY_SECONDS": "0", **environ}).start()
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[Client]:
+    stack = start_stack()
+    try:
+        yield Client(stack)
+    finally:
+        stack.stop()
