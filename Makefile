@@ -23,8 +23,9 @@ $(SAM_VENV)/bin/sam:
 	$(SAM_VENV)/bin/pip install --quiet aws-sam-cli
 	touch $@
 
+PORT ?= 3560
 serve: $(BIN)/imagegen  ## the local stack on http://127.0.0.1:3560
-	$(BIN)/imagegen serve
+	$(BIN)/imagegen serve --port $(PORT)
 
 test: lint typecheck template  ## the whole suite: lint, types, template checks, unit, integration, e2e
 	$(BIN)/pytest -n 2 --dist loadfile
