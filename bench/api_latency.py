@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import describe_ms  # noqa: E402
+from common import describe_ms
 
 from imagegen.local.stack import LocalStack
 from imagegen.logic.auth import mint_token

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import free_port  # noqa: E402
+from common import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = 3
