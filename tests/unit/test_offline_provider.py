@@ -72,6 +72,7 @@ def test_variations_styles_colours_and_categories_change_the_picture(changes: di
         ("tools", "wrench"),
         ("gardening", "leaf"),
         ("pet food", "paw"),
+        ("A lighthouse over a stormy sea", "lighthouse"),
     ],
 )
 def test_categories_pick_a_matching_symbol(category: str, symbol: str) -> None:

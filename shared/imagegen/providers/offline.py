@@ -203,6 +203,15 @@ SYMBOLS: dict[str, list[Shape]] = {
         ("accent", "line", (_p(0.34, 0.3, 0.38, 0.16), 0.03)),
         ("accent", "line", (_p(0.48, 0.3, 0.52, 0.14), 0.03)),
     ],
+    "lighthouse": [
+        ("main", "poly", (_p(0.4, 0.3, 0.6, 0.3, 0.66, 0.86, 0.34, 0.86),)),
+        ("cut", "poly", (_p(0.385, 0.44, 0.615, 0.44, 0.625, 0.52, 0.375, 0.52),)),
+        ("cut", "poly", (_p(0.365, 0.64, 0.635, 0.64, 0.645, 0.72, 0.355, 0.72),)),
+        ("accent", "rect", ((0.42, 0.18, 0.58, 0.3), 0.01)),
+        ("main", "poly", (_p(0.38, 0.18, 0.5, 0.08, 0.62, 0.18),)),
+        ("accent", "poly", (_p(0.58, 0.22, 0.92, 0.12, 0.92, 0.34),)),
+        ("accent", "poly", (_p(0.42, 0.22, 0.08, 0.12, 0.08, 0.34),)),
+    ],
     "tag": [
         ("main", "poly", (_p(0.14, 0.46, 0.46, 0.14, 0.86, 0.14, 0.86, 0.54, 0.54, 0.86),)),
         ("cut", "ellipse", ((0.66, 0.26, 0.76, 0.36),)),
@@ -241,6 +250,7 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
     "gem": ("jewelry", "jewellery", "jewel", "luxury", "diamond", "accessories", "watch"),
     "camera": ("camera", "photo", "photography", "video", "film", "image"),
     "cup": ("coffee", "tea", "drink", "beverage", "cafe", "kitchen", "restaurant", "cooking"),
+    "lighthouse": ("lighthouse", "harbour", "harbor", "coast", "coastal", "maritime", "port", "sea", "ocean"),
 }
 
 PALETTES: dict[str, tuple[RGB, RGB, RGB, RGB]] = {  # background top, background bottom, main, accent
@@ -458,6 +468,8 @@ def render_blog(spec: ImageSpec) -> Image.Image:
     for word, name in (
         ("night", "dark"),
         ("dark", "dark"),
+        ("storm", "dark"),
+        ("stormy", "dark"),
         ("warm", "warm_tones"),
         ("sunset", "warm_tones"),
         ("ocean", "blue_tones"),
