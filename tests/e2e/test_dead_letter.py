@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -31,8 +32,6 @@ def test_failing_item_is_retried_five_times_then_lands_in_the_dlq(broken: Client
     assert item["image_url"] is None
     deadline_checks = 50
     while broken.queue_depth("GenerateDeadLetterQueue") == 0 and deadline_checks:
-        import time
-
         time.sleep(0.2)
         deadline_checks -= 1
     assert broken.queue_depth("GenerateDeadLetterQueue") == 1

@@ -123,12 +123,12 @@ def deployed(
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("JWT_SECRET", raising=False)
-    _forget_caches()
+    forget_caches()
     yield Deployed(template, handlers)
-    _forget_caches()
+    forget_caches()
 
 
-def _forget_caches() -> None:
+def forget_caches() -> None:
     get_settings.cache_clear()
     default_services.cache_clear()
     reset_clients()

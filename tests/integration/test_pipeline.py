@@ -7,8 +7,10 @@ import urllib.request
 
 import boto3
 
+from imagegen.local.lambdas import LocalContext
+from imagegen.local.poller import sqs_event
 from tests.helpers import png_size
-from tests.integration.conftest import Deployed
+from tests.integration.conftest import Deployed, forget_caches
 
 ORIGINAL_BATCH = {
     "categories": ["electronics", "tools", "automotive"],
@@ -72,11 +74,7 @@ def test_a_message_delivered_twice_stores_one_object_and_counts_once(deployed: D
     (message,) = sqs.receive_message(QueueUrl=deployed.queue_url, MessageSystemAttributeNames=["All"])[
         "Messages"
     ]
-    from imagegen.local.poller import sqs_event
-
     event = sqs_event([message], deployed.template.physical["GenerateQueue"]["Arn"], "us-east-1")
-    from imagegen.local.lambdas import LocalContext
-
     for _ in range(2):  # SQS is at-least-once: the same record arrives again
         assert deployed.handlers["worker"](event, LocalContext("worker", 300)) == {"batchItemFailures": []}
     assert len(deployed.keys("icons/toys/")) == 2  # one PNG, one metadata file
@@ -112,9 +110,7 @@ def test_a_worker_that_keeps_raising_is_retried_then_dead_lettered(deployed: Dep
     _, _, accepted = deployed.call("generate", "POST", "/api/icons/generate", body={"category": "tools"})
     # Every write now fails (the bucket is gone): a fault no retry can fix.
     monkeypatch.setenv("IMAGES_BUCKET", "imagegen-missing-bucket")
-    from tests.integration.conftest import _forget_caches
-
-    _forget_caches()
+    forget_caches()
     received = deployed.drain(max_rounds=20)
     assert received == 5  # maxReceiveCount deliveries, then SQS moves it
     assert deployed.queue_depth("GenerateQueue") == 0

@@ -54,6 +54,7 @@ def load_handler(code_dir: Path) -> Any:
 def _start_container(function_name: str, code_dir: str, env: dict[str, str], timeout: int) -> None:
     global _handler, _function_name, _timeout
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when containers stop
+    os.environ.clear()  # noqa: TID251 - a function sees exactly its configured environment
     os.environ.update(env)  # noqa: TID251 - this is the emulated Lambda runtime setting a function's env
     _handler, _function_name, _timeout = load_handler(Path(code_dir)), function_name, timeout
 

@@ -54,6 +54,7 @@ def _poll(
     stop: Event,
 ) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.environ.clear()  # noqa: TID251 - a function sees exactly its configured environment
     os.environ.update(env)  # noqa: TID251 - the emulated Lambda runtime sets the function's env
     handler = load_handler(Path(code_dir))
     sqs = boto3.session.Session().client("sqs")

@@ -50,23 +50,13 @@ class LocalStack:
         return f"http://{self.host}:{port}"
 
     def function_env(self, function: str) -> dict[str, str]:
-        env = {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": self.aws.endpoint, "POWERTOOLS_TRACE_DISABLED": "true"}
+        """The whole environment a function's processes get: the caller's, then the emulated AWS,
+        then the template's variables, which the caller's own values override."""
+        env = {name: value for name, value in self.environ.items() if not name.startswith("AWS_")}
+        env.update(FAKE_CREDENTIALS, AWS_ENDPOINT_URL=self.aws.endpoint, POWERTOOLS_TRACE_DISABLED="true")
         template_env = self.template.environment(function)
         env.update(template_env)
         env.update({name: value for name, value in self.environ.items() if name in template_env})
-        passthrough = (
-            "JWT_SECRET",
-            "JWT_JWKS_URL",
-            "OPENAI_",
-            "IMAGE_PROVIDER",
-            "RETRY_BASE_DELAY_SECONDS",
-            "IMAGES_",
-            "POWERTOOLS_LOG_LEVEL",
-            "JOB_TTL_DAYS",
-            "PRESIGN_TTL_SECONDS",
-        )
-        env.update({name: value for name, value in self.environ.items() if name.startswith(passthrough)})
-        env.setdefault("JWT_SECRET", LOCAL_JWT_SECRET)
         return env
 
     def start(self) -> LocalStack:

@@ -164,7 +164,7 @@ class Template:
 
     def resolve(self, value: Any) -> Any:
         if isinstance(value, list):
-            return [self.resolve(v) for v in value if self.resolve(v) is not _NO_VALUE]
+            return [resolved for resolved in map(self.resolve, value) if resolved is not _NO_VALUE]
         if not isinstance(value, dict):
             return value
         if len(value) != 1:

@@ -61,8 +61,3 @@ class JobResultOut(BaseModel):
 class JobListOut(BaseModel):
     batches: list[JobStatusOut]
     next_cursor: str | None
-
-
-class ErrorOut(BaseModel):
-    error: str
-    message: str
