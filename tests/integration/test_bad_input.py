@@ -32,6 +32,10 @@ CASES: list[tuple[tuple[str, str], Any, int]] = [
     (BLOG, {**GOOD_BLOG, "prompt": "p" * 4001}, 400),
     (BLOG, {**GOOD_BLOG, "size": "1792x1000"}, 400),
     (BLOG, {"prompt": "no ids"}, 400),
+    (BLOG, {**GOOD_BLOG, "model": "dall-e-9"}, 400),
+    (BLOG, {**GOOD_BLOG, "model": "gpt-image-1.5"}, 400),  # cannot draw the 1792x1024 default
+    (ICON, {"category": "tools", "quality": "hd"}, 400),
+    (ICON, {"category": "tools", "size": "3840x3840"}, 400),
     (BATCH, {"categories": []}, 400),
     (BATCH, {"categories": ["c"] * 101}, 400),
     (BATCH, {"categories": ["c"], "variations_per_category": 11}, 400),

@@ -57,11 +57,14 @@ def create_job(
     job_id = uuid.uuid4().hex
     kind: JobKind
     if isinstance(request, BlogImageRequest):
-        kind, specs = "blog", [blog_spec(request, job_id, now)]
+        kind, specs = "blog", [blog_spec(request, job_id, now, services.settings)]
         if request.filename and services.images.metadata_of(specs[0].key) is not None:
             raise ImageExistsError(f"an image named '{request.filename}' already exists in this section")
     else:
-        kind, specs = ("icon" if isinstance(request, IconRequest) else "batch"), icon_specs(request, job_id)
+        kind, specs = (
+            ("icon" if isinstance(request, IconRequest) else "batch"),
+            icon_specs(request, job_id, services.settings),
+        )
     job = Job(
         job_id=job_id,
         owner=caller.sub,

@@ -123,6 +123,8 @@ def _metadata(item: Item, image: GeneratedImage, services: Services) -> dict[str
         "generated_at": services.clock().isoformat(),
         "model": image.model,
         "provider": image.provider,
+        "requested_model": spec.requested_model,
+        "quality": spec.quality,
         "size": spec.size,
         "width": spec.width,
         "height": spec.height,

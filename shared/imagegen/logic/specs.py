@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Any
 
+from aws_lambda_powertools import Logger
+
+from imagegen.config import Settings
+from imagegen.errors import InvalidRequestError
 from imagegen.models.domain import ImageSpec
 from imagegen.models.requests import BatchRequest, BlogImageRequest, IconRequest
+from imagegen.providers.registry import ModelRefused, check_request, choose_model
+
+logger = Logger(child=True)
 
 _COLOUR_WORDS = {
     "monochrome": "a monochrome palette",
@@ -39,11 +47,36 @@ def _size(size: str) -> tuple[int, int]:
     return int(width), int(height)
 
 
-def icon_specs(request: IconRequest | BatchRequest, job_id: str) -> list[ImageSpec]:
+def model_fields(
+    request: IconRequest | BlogImageRequest | BatchRequest, prompt: str, settings: Settings
+) -> dict[str, Any]:
+    """Model, quality and mapping for a request; InvalidRequestError (400) before anything is queued."""
+    width, height = _size(request.size)
+    quality = request.quality or settings.openai_image_quality
+    try:
+        choice = choose_model(request.model, settings.openai_model)
+        check_request(choice, width, height, quality, "auto", "png", prompt)
+    except ModelRefused as refusal:
+        raise InvalidRequestError(str(refusal)) from None
+    if choice.mapped_from_retired:
+        logger.warning("retired model mapped", requested=choice.requested, model=choice.model.name)
+    return {
+        "model": choice.model.name,
+        "requested_model": choice.requested if choice.mapped_from_retired else None,
+        "quality": quality,
+    }
+
+
+def icon_specs(request: IconRequest | BatchRequest, job_id: str, settings: Settings) -> list[ImageSpec]:
     categories = [request.category] if isinstance(request, IconRequest) else request.categories
     variations = 1 if isinstance(request, IconRequest) else request.variations_per_category
     width, height = _size(request.size)
     specs = []
+    fields = model_fields(
+        request,
+        icon_prompt(categories[0], request.style, request.color_scheme, request.custom_elements, variations),
+        settings,
+    )
     for n, category in enumerate(categories):
         for variation in range(1, variations + 1):
             slug = category_slug(category)
@@ -61,12 +94,13 @@ def icon_specs(request: IconRequest | BatchRequest, job_id: str) -> list[ImageSp
                     color_scheme=request.color_scheme,
                     custom_elements=tuple(request.custom_elements),
                     variation=variation,
+                    **fields,
                 )
             )
     return specs
 
 
-def blog_spec(request: BlogImageRequest, job_id: str, now: datetime) -> ImageSpec:
+def blog_spec(request: BlogImageRequest, job_id: str, now: datetime, settings: Settings) -> ImageSpec:
     filename = request.filename or f"image_{now:%Y%m%d_%H%M%S}_{job_id[:6]}"
     width, height = _size(request.size)
     return ImageSpec(
@@ -77,4 +111,5 @@ def blog_spec(request: BlogImageRequest, job_id: str, now: datetime) -> ImageSpe
         key=f"posts/{request.post_id}/sections/{request.section_id}/raw/{filename}.png",
         post_id=request.post_id,
         section_id=request.section_id,
+        **model_fields(request, request.prompt, settings),
     )

@@ -50,6 +50,9 @@ class ImageSpec(BaseModel):
     variation: int = 1
     post_id: str | None = None
     section_id: str | None = None
+    model: str = "gpt-image-2"
+    requested_model: str | None = None  # set when a retired name was mapped to `model`
+    quality: str = "auto"
 
     @property
     def size(self) -> str:

@@ -23,6 +23,8 @@ Category = Annotated[
 ]
 Element = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
 Prompt = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_PROMPT_CHARS)]
+ModelName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9.-]{1,63}$")]
+Quality = Literal["low", "medium", "high", "auto"]
 
 
 def _check_size(value: str) -> str:
@@ -51,6 +53,8 @@ class IconRequest(_Strict):
     color_scheme: ColorScheme = "colorful"
     custom_elements: Annotated[list[Element], Field(max_length=10)] = []
     size: Size = "1024x1024"
+    model: ModelName | None = None
+    quality: Quality | None = None
 
 
 class BlogImageRequest(_Strict):
@@ -61,6 +65,8 @@ class BlogImageRequest(_Strict):
     section_id: Ident
     filename: Ident | None = None
     size: Size = "1792x1024"
+    model: ModelName | None = None
+    quality: Quality | None = None
 
 
 class BatchRequest(_Strict):
@@ -72,6 +78,8 @@ class BatchRequest(_Strict):
     custom_elements: Annotated[list[Element], Field(max_length=10)] = []
     variations_per_category: Annotated[int, Field(ge=1, le=MAX_VARIATIONS)] = 1
     size: Size = "1024x1024"
+    model: ModelName | None = None
+    quality: Quality | None = None
 
     @model_validator(mode="after")
     def _bounded_total(self) -> BatchRequest:
