@@ -52,6 +52,25 @@ def _token(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _fake_openai(args: argparse.Namespace) -> int:
+    from imagegen.local.fake_openai import FakeOpenAI
+
+    fake = FakeOpenAI(port=args.port)
+    fake.configure(latency=args.latency, images_per_minute=args.images_per_minute)
+    fake.start()
+    print(
+        f"imagegen: fake OpenAI Images API on {fake.base_url} (loopback only)\n"
+        f"  use it:  OPENAI_BASE_URL={fake.base_url} OPENAI_API_KEY=sk-fake make serve\n"
+        f'  script:  POST /_fake/script {{"next": ["rate_limit", "moderation", ...]}}, '
+        f"POST /_fake/config, GET /_fake/stats\n  Ctrl-C stops it.",
+        flush=True,
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        threading.Event().wait()
+    fake.stop()
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="imagegen", description="AI images for catalogue icons and blog posts."
@@ -68,6 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--scope", action="append", help="a scope to grant (repeatable), e.g. admin")
     token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (default 3600)")
     token.set_defaults(run=_token)
+    fake = commands.add_parser(
+        "fake-openai", help="run a scriptable fake OpenAI Images API on loopback (dev tool)"
+    )
+    fake.add_argument("--port", type=int, default=0, help="port (default: any free one)")
+    fake.add_argument("--latency", type=float, default=0.0, help="seconds per image (default 0)")
+    fake.add_argument("--images-per-minute", type=int, default=0, help="rate limit to enforce (default none)")
+    fake.set_defaults(run=_fake_openai)
     return parser
 
 

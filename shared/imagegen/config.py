@@ -18,6 +18,7 @@ class Settings(BaseSettings):
     openai_api_key: Annotated[
         SecretStr | None, Field(validation_alias=AliasChoices("OPENAI_API_KEY", "OPENAI_AUTH_TOKEN"))
     ] = None
+    openai_api_key_secret_arn: str | None = None  # in AWS: the key lives in Secrets Manager
     openai_base_url: str | None = None
     openai_model: str = "gpt-image-2"
     openai_image_size: str = "1024x1024"

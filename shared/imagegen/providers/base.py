@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from imagegen.models.domain import ImageSpec
 
@@ -14,6 +14,9 @@ class GeneratedImage:
     content_type: str
     provider: str
     model: str
+    usage: dict[str, Any] | None = None  # the provider's token counts, as it reported them
+    cost_usd: float | None = None  # estimate from providers/prices.json; None when no price is known
+    request_id: str | None = None
 
 
 class Provider(Protocol):

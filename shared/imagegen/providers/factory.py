@@ -6,10 +6,26 @@ from imagegen.config import Settings
 from imagegen.providers.base import Provider
 
 
+def openai_key(settings: Settings) -> str | None:
+    """The OpenAI key: the environment's, else the secret named by OPENAI_API_KEY_SECRET_ARN."""
+    if settings.openai_api_key is not None:
+        return settings.openai_api_key.get_secret_value()
+    if settings.openai_api_key_secret_arn:
+        from imagegen.dal.secrets import get_secret
+
+        return get_secret(settings.openai_api_key_secret_arn)
+    return None
+
+
 def get_provider(settings: Settings) -> Provider:
-    """The offline renderer; IMAGE_PROVIDER=openai is refused until the OpenAI provider lands (issue 3)."""
-    if settings.image_provider == "openai":
-        raise NotImplementedError("IMAGE_PROVIDER=openai is not available yet; use auto or offline")
+    """OpenAI when a key is configured (or IMAGE_PROVIDER=openai), else the offline renderer."""
+    key = openai_key(settings) if settings.image_provider != "offline" else None
+    if settings.image_provider == "openai" and not key:
+        raise RuntimeError("IMAGE_PROVIDER=openai needs OPENAI_API_KEY or OPENAI_API_KEY_SECRET_ARN")
+    if key:
+        from imagegen.providers.openai_provider import OpenAIProvider  # openai stays out of API cold starts
+
+        return OpenAIProvider(settings, key)
     from imagegen.providers.offline import OfflineProvider  # Pillow stays out of API cold starts
 
     return OfflineProvider()
