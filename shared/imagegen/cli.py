@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import signal
 import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
-EXIT_OK, EXIT_USAGE = 0, 2
+# Stable exit codes, documented in the README: scripts rely on them.
+EXIT_OK, EXIT_USAGE, EXIT_KEY, EXIT_PROVIDER, EXIT_FILESYSTEM = 0, 2, 3, 4, 5
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -71,6 +75,106 @@ def _fake_openai(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _blog_provider(args: argparse.Namespace) -> tuple[Any, Any]:
+    """Settings and provider for the blog commands: OpenAI when a key is given or set, else offline."""
+    from imagegen.config import Settings
+    from imagegen.providers.factory import get_provider
+
+    overrides: dict[str, Any] = {}
+    if args.api_key is not None:
+        if not args.api_key.strip():
+            raise _Exit(EXIT_KEY, "--api-key is empty")
+        overrides["openai_api_key"] = args.api_key.strip()
+    if getattr(args, "model", None):
+        overrides["openai_model"] = args.model
+    settings = Settings(**overrides)
+    try:
+        return settings, get_provider(settings)
+    except RuntimeError as problem:  # IMAGE_PROVIDER=openai without a key
+        raise _Exit(EXIT_KEY, str(problem)) from None
+
+
+class _Exit(Exception):
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _generate_one(
+    args: argparse.Namespace, body: dict[str, Any], settings: Any, provider: Any, fmt: str
+) -> Any:
+    """Generate one section's image; _Exit with the documented code on any failure."""
+    from datetime import UTC, datetime
+
+    from pydantic import ValidationError
+
+    from imagegen.errors import ImagegenError, InvalidRequestError, PermanentGenerationError
+    from imagegen.logic.blog_files import FilesystemError, generate_to_disk
+    from imagegen.models.requests import BlogImageRequest
+    from imagegen.providers.openai_provider import ProviderKeyError
+
+    try:
+        request = BlogImageRequest.model_validate(body)
+    except ValidationError as invalid:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in invalid.errors())
+        raise _Exit(EXIT_USAGE, problems) from None
+    try:
+        return generate_to_disk(
+            request, fmt, Path(args.out), provider, settings, lambda: datetime.now(UTC), overwrite=args.force
+        )
+    except InvalidRequestError as refused:
+        raise _Exit(EXIT_USAGE, str(refused)) from None
+    except ProviderKeyError as refused:
+        raise _Exit(EXIT_KEY, str(refused)) from None
+    except FilesystemError as problem:
+        raise _Exit(EXIT_FILESYSTEM, str(problem)) from None
+    except (PermanentGenerationError, ImagegenError) as failed:
+        raise _Exit(EXIT_PROVIDER, f"generation failed: {failed}") from None
+
+
+def _generate(args: argparse.Namespace) -> int:
+    settings, provider = _blog_provider(args)
+    body = {"prompt": args.prompt, "post_id": args.post_id, "section_id": args.section_id, "size": args.size}
+    if args.filename:
+        body["filename"] = args.filename
+    if args.model:
+        body["model"] = args.model
+    saved = _generate_one(args, body, settings, provider, args.format)
+    print(f"image:    {saved.image_path}\nmetadata: {saved.metadata_path}")
+    print(f"model:    {saved.model} ({saved.provider})")
+    return EXIT_OK
+
+
+def _batch(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    try:
+        manifest = json.loads(Path(args.manifest).read_text())
+        sections = manifest["sections"]
+        if not isinstance(sections, list) or not sections:
+            raise ValueError("'sections' must be a non-empty list")
+    except (OSError, ValueError, KeyError, TypeError) as problem:
+        raise _Exit(EXIT_USAGE, f"cannot read manifest {args.manifest}: {problem}") from None
+    args.model = args.model or manifest.get("model")
+    settings, provider = _blog_provider(args)
+    failures = 0
+    worst = EXIT_OK
+    for section in tqdm(sections, desc=f"post {manifest.get('post_id')}", unit="image", file=sys.stderr):
+        fields = {name: value for name, value in section.items() if name != "format"}
+        body = {"post_id": manifest.get("post_id"), "size": manifest.get("size", "1792x1024"), **fields}
+        if args.model:
+            body.setdefault("model", args.model)
+        try:
+            saved = _generate_one(args, body, settings, provider, section.get("format", args.format))
+            tqdm.write(f"ok   section {section.get('section_id')}: {saved.image_path}", file=sys.stderr)
+        except _Exit as failure:
+            failures += 1
+            worst = max(worst, failure.code)
+            tqdm.write(f"FAIL section {section.get('section_id')}: {failure}", file=sys.stderr)
+    print(f"{len(sections) - failures} of {len(sections)} images generated")
+    return worst
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="imagegen", description="AI images for catalogue icons and blog posts."
@@ -87,6 +191,19 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--scope", action="append", help="a scope to grant (repeatable), e.g. admin")
     token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (default 3600)")
     token.set_defaults(run=_token)
+    generate = commands.add_parser("generate", help="one blog image for a post section, written to disk")
+    generate.add_argument("--prompt", required=True)
+    generate.add_argument("--post-id", required=True)
+    generate.add_argument("--section-id", required=True)
+    generate.add_argument("--filename", help="without extension (default: a timestamp)")
+    _blog_options(generate)
+    generate.set_defaults(run=_generate)
+    batch = commands.add_parser("batch", help="every section of a post from a manifest (JSON)")
+    batch.add_argument(
+        "manifest", help='{"post_id": "53", "sections": [{"section_id": "1", "prompt": "..."}]}'
+    )
+    _blog_options(batch)
+    batch.set_defaults(run=_batch)
     fake = commands.add_parser(
         "fake-openai", help="run a scriptable fake OpenAI Images API on loopback (dev tool)"
     )
@@ -97,9 +214,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _blog_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--size", default="1792x1024", help="WIDTHxHEIGHT (default 1792x1024)")
+    parser.add_argument(
+        "--api-key", help="OpenAI key (default: OPENAI_API_KEY or OPENAI_AUTH_TOKEN); none = offline"
+    )
+    parser.add_argument("--out", default="static/content", help="output folder (default static/content)")
+    parser.add_argument("--model", help="image model (default OPENAI_MODEL, gpt-image-2)")
+    parser.add_argument(
+        "--format", choices=["png", "webp", "jpeg"], default="png", help="file format (default png)"
+    )
+    parser.add_argument("--force", action="store_true", help="overwrite an existing image of the same name")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.run(args))
+    try:
+        return int(args.run(args))
+    except _Exit as failure:
+        print(f"imagegen: {failure}", file=sys.stderr)
+        return failure.code
 
 
 if __name__ == "__main__":

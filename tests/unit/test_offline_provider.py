@@ -105,3 +105,16 @@ def test_all_ten_variations_of_one_request_are_distinct() -> None:
     for i, first in enumerate(images):
         for second in images[i + 1 :]:
             assert _difference(first, second) > 3
+
+
+@pytest.mark.parametrize("fmt", ["webp", "jpeg"])
+def test_converted_images_validate_in_their_own_format_only(fmt: str) -> None:
+    from imagegen.providers.validation import convert, validate_image
+
+    png = PROVIDER.generate(_icon(width=256, height=256)).data
+    data = convert(png, fmt)
+    validate_image(data, fmt, 256, 256, 5_000_000)
+    with pytest.raises(PermanentGenerationError):
+        validate_image(data, "png", 256, 256, 5_000_000)
+    with pytest.raises(PermanentGenerationError):
+        validate_image(data[: len(data) // 2], fmt, 256, 256, 5_000_000)

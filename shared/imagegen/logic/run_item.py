@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 
@@ -11,9 +10,9 @@ from aws_lambda_powertools import Logger
 from imagegen.errors import PermanentGenerationError
 from imagegen.logic.images import owner_tag
 from imagegen.logic.jobs import close_job_if_done, image_url
+from imagegen.logic.metadata import build_metadata
 from imagegen.logic.services import Services
 from imagegen.models.domain import TERMINAL_ITEM_STATES, Item, ItemMessage, ItemState
-from imagegen.providers.base import GeneratedImage
 
 logger = Logger(child=True)
 MAX_RETRY_DELAY_SECONDS = 900
@@ -96,7 +95,16 @@ def _generate_and_store(item: Item, owner: str, services: Services) -> str:
     validate_png(image.data, spec.width, spec.height, services.settings.images_max_size)
     tags = {"job-id": item.job_id, "item": str(item.index), "owner": owner_tag(owner)}
     _put_once(services, spec.key, image.data, image.content_type, tags)
-    metadata = _metadata(item, image, services)
+    metadata = build_metadata(
+        spec,
+        image,
+        image.data,
+        spec.key,
+        services.clock(),
+        image_url=image_url(services, spec.key),
+        job_id=item.job_id,
+        item_index=item.index,
+    )
     body = json.dumps(metadata, indent=2).encode()
     _put_once(services, spec.metadata_key, body, "application/json", tags)
     return image.model
@@ -109,36 +117,3 @@ def _put_once(services: Services, key: str, body: bytes, content_type: str, tags
     existing = services.images.metadata_of(key) or {}
     if existing.get("job-id") != tags["job-id"] or existing.get("item") != tags["item"]:
         raise PermanentGenerationError(f"an image already exists at '{key}'")
-
-
-def _metadata(item: Item, image: GeneratedImage, services: Services) -> dict[str, object]:
-    spec = item.spec
-    return {
-        "post_id": spec.post_id,
-        "section_id": spec.section_id,
-        "category": spec.category,
-        "prompt": spec.prompt,
-        "image_path": spec.key,
-        "image_url": image_url(services, spec.key),
-        "generated_at": services.clock().isoformat(),
-        "model": image.model,
-        "provider": image.provider,
-        "requested_model": spec.requested_model,
-        "quality": spec.quality,
-        "usage": image.usage,
-        "cost_usd_estimate": image.cost_usd,
-        "provider_request_id": image.request_id,
-        "size": spec.size,
-        "width": spec.width,
-        "height": spec.height,
-        "format": "png",
-        "bytes": len(image.data),
-        "sha256": hashlib.sha256(image.data).hexdigest(),
-        "kind": spec.kind,
-        "style": spec.style,
-        "color_scheme": spec.color_scheme,
-        "custom_elements": list(spec.custom_elements),
-        "variation": spec.variation,
-        "job_id": item.job_id,
-        "item_index": item.index,
-    }

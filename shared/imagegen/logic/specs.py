@@ -48,14 +48,17 @@ def _size(size: str) -> tuple[int, int]:
 
 
 def model_fields(
-    request: IconRequest | BlogImageRequest | BatchRequest, prompt: str, settings: Settings
+    request: IconRequest | BlogImageRequest | BatchRequest,
+    prompt: str,
+    settings: Settings,
+    output_format: str = "png",
 ) -> dict[str, Any]:
     """Model, quality and mapping for a request; InvalidRequestError (400) before anything is queued."""
     width, height = _size(request.size)
     quality = request.quality or settings.openai_image_quality
     try:
         choice = choose_model(request.model, settings.openai_model)
-        check_request(choice, width, height, quality, "auto", "png", prompt)
+        check_request(choice, width, height, quality, "auto", output_format, prompt)
     except ModelRefused as refusal:
         raise InvalidRequestError(str(refusal)) from None
     if choice.mapped_from_retired:
@@ -100,7 +103,9 @@ def icon_specs(request: IconRequest | BatchRequest, job_id: str, settings: Setti
     return specs
 
 
-def blog_spec(request: BlogImageRequest, job_id: str, now: datetime, settings: Settings) -> ImageSpec:
+def blog_spec(
+    request: BlogImageRequest, job_id: str, now: datetime, settings: Settings, output_format: str = "png"
+) -> ImageSpec:
     filename = request.filename or f"image_{now:%Y%m%d_%H%M%S}_{job_id[:6]}"
     width, height = _size(request.size)
     return ImageSpec(
@@ -111,5 +116,6 @@ def blog_spec(request: BlogImageRequest, job_id: str, now: datetime, settings: S
         key=f"posts/{request.post_id}/sections/{request.section_id}/raw/{filename}.png",
         post_id=request.post_id,
         section_id=request.section_id,
-        **model_fields(request, request.prompt, settings),
+        output_format=output_format,
+        **model_fields(request, request.prompt, settings, output_format),
     )

@@ -53,6 +53,7 @@ class ImageSpec(BaseModel):
     model: str = "gpt-image-2"
     requested_model: str | None = None  # set when a retired name was mapped to `model`
     quality: str = "auto"
+    output_format: str = "png"
 
     @property
     def size(self) -> str:

@@ -1,0 +1,43 @@
+"""The JSON metadata stored beside every image (the original blog script's fields, and more)."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+
+from imagegen.models.domain import ImageSpec
+from imagegen.providers.base import GeneratedImage
+
+
+def build_metadata(
+    spec: ImageSpec, image: GeneratedImage, data: bytes, image_path: str, generated_at: datetime, **extra: Any
+) -> dict[str, Any]:
+    """post_id, section_id, prompt, image_path, generated_at, model, size, then the details."""
+    return {
+        "post_id": spec.post_id,
+        "section_id": spec.section_id,
+        "category": spec.category,
+        "prompt": spec.prompt,
+        "image_path": image_path,
+        "generated_at": generated_at.isoformat(),
+        "model": image.model,
+        "size": spec.size,
+        "provider": image.provider,
+        "requested_model": spec.requested_model,
+        "quality": spec.quality,
+        "width": spec.width,
+        "height": spec.height,
+        "format": spec.output_format,
+        "bytes": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "kind": spec.kind,
+        "style": spec.style,
+        "color_scheme": spec.color_scheme,
+        "custom_elements": list(spec.custom_elements),
+        "variation": spec.variation,
+        "usage": image.usage,
+        "cost_usd_estimate": image.cost_usd,
+        "provider_request_id": image.request_id,
+        **extra,
+    }

@@ -1,0 +1,221 @@
+"""The blog CLI end to end, as scripts run it: files, metadata, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from imagegen.local.fake_openai import FakeOpenAI
+from tests.helpers import png_size
+
+pytestmark = pytest.mark.e2e
+IMAGEGEN = str(Path(sys.executable).parent / "imagegen")
+
+
+def run(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    base = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("OPENAI_", "IMAGE_PROVIDER"))
+    }
+    return subprocess.run(
+        [IMAGEGEN, *args],
+        cwd=cwd,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeOpenAI]:
+    server = FakeOpenAI().start()
+    yield server
+    server.stop()
+
+
+def test_generate_writes_the_original_layout_and_metadata(tmp_path: Path) -> None:
+    result = run(
+        "generate",
+        "--prompt",
+        "A harbour at dawn",
+        "--post-id",
+        "53",
+        "--section-id",
+        "1",
+        "--filename",
+        "hero",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    raw = tmp_path / "static/content/posts/53/sections/1/raw"
+    assert png_size((raw / "hero.png").read_bytes()) == (1792, 1024)
+    metadata = json.loads((raw / "hero_metadata.json").read_text())
+    assert (metadata["post_id"], metadata["section_id"], metadata["prompt"]) == (
+        "53",
+        "1",
+        "A harbour at dawn",
+    )
+    assert metadata["image_path"] == str((raw / "hero.png").resolve())
+    assert (
+        metadata["size"] == "1792x1024"
+        and metadata["model"] == "offline-renderer-1"
+        and metadata["generated_at"]
+    )
+
+
+def test_default_filename_is_a_timestamp_and_formats_and_out_are_honoured(tmp_path: Path) -> None:
+    result = run(
+        "generate",
+        "--prompt",
+        "p",
+        "--post-id",
+        "7",
+        "--section-id",
+        "2",
+        "--format",
+        "webp",
+        "--size",
+        "1024x1024",
+        "--out",
+        "site",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    (image,) = (tmp_path / "site/posts/7/sections/2/raw").glob("image_*.webp")
+    assert image.read_bytes()[8:12] == b"WEBP"
+    assert image.with_name(image.stem + "_metadata.json").exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--post-id", "../53", "--section-id", "1"),
+        ("--post-id", "53", "--section-id", "../../etc"),
+        ("--post-id", "53", "--section-id", "1", "--filename", "../x"),
+        ("--post-id", "53", "--section-id", "1", "--size", "1000x1000"),
+        ("--post-id", "53", "--section-id", "1", "--model", "dall-e-9"),
+        ("--post-id", "53", "--section-id", "1", "--format", "gif"),
+        ("--post-id", "53"),
+    ],
+)
+def test_bad_arguments_exit_2_and_write_nothing(tmp_path: Path, args: tuple[str, ...]) -> None:
+    result = run("generate", "--prompt", "p", *args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert not (tmp_path / "static").exists()
+
+
+def test_an_invalid_key_exits_3_without_echoing_it(tmp_path: Path, fake: FakeOpenAI) -> None:
+    key = "invalid-sk-please-never-print-me"
+    result = run(
+        "generate",
+        "--prompt",
+        "p",
+        "--post-id",
+        "1",
+        "--section-id",
+        "1",
+        "--api-key",
+        key,
+        cwd=tmp_path,
+        OPENAI_BASE_URL=fake.base_url,
+    )
+    assert result.returncode == 3
+    assert key not in result.stdout + result.stderr
+    assert (
+        run(
+            "generate", "--prompt", "p", "--post-id", "1", "--section-id", "1", "--api-key", " ", cwd=tmp_path
+        ).returncode
+        == 3
+    )
+
+
+def test_a_provider_refusal_exits_4_and_a_key_uses_openai(tmp_path: Path, fake: FakeOpenAI) -> None:
+    fake.push("moderation")
+    env = {"OPENAI_BASE_URL": fake.base_url, "OPENAI_AUTH_TOKEN": "sk-from-the-original-variable"}
+    refused = run("generate", "--prompt", "p", "--post-id", "1", "--section-id", "1", cwd=tmp_path, **env)
+    assert refused.returncode == 4 and "safety system" in refused.stderr
+    ok = run(
+        "generate",
+        "--prompt",
+        "p",
+        "--post-id",
+        "1",
+        "--section-id",
+        "1",
+        "--filename",
+        "a",
+        cwd=tmp_path,
+        **env,
+    )
+    assert ok.returncode == 0, ok.stderr
+    metadata = json.loads((tmp_path / "static/content/posts/1/sections/1/raw/a_metadata.json").read_text())
+    assert (metadata["provider"], metadata["model"]) == ("openai", "gpt-image-2")
+
+
+def test_filesystem_problems_exit_5(tmp_path: Path) -> None:
+    (tmp_path / "blocked").write_text("a file where the output folder should be")
+    result = run(
+        "generate", "--prompt", "p", "--post-id", "1", "--section-id", "1", "--out", "blocked", cwd=tmp_path
+    )
+    assert result.returncode == 5 and "could not write" in result.stderr
+    first = run(
+        "generate", "--prompt", "p", "--post-id", "1", "--section-id", "1", "--filename", "x", cwd=tmp_path
+    )
+    again = run(
+        "generate", "--prompt", "p", "--post-id", "1", "--section-id", "1", "--filename", "x", cwd=tmp_path
+    )
+    assert (first.returncode, again.returncode) == (0, 5) and "--force" in again.stderr
+    forced = run(
+        "generate",
+        "--prompt",
+        "p",
+        "--post-id",
+        "1",
+        "--section-id",
+        "1",
+        "--filename",
+        "x",
+        "--force",
+        cwd=tmp_path,
+    )
+    assert forced.returncode == 0
+
+
+def test_partial_success_is_said_clearly(tmp_path: Path) -> None:
+    raw = tmp_path / "static/content/posts/1/sections/1/raw"
+    (raw / "x_metadata.json").mkdir(parents=True)  # the metadata cannot be written there
+    result = run(
+        "generate", "--prompt", "p", "--post-id", "1", "--section-id", "1", "--filename", "x", cwd=tmp_path
+    )
+    assert result.returncode == 5
+    assert "image saved at" in result.stderr and "metadata could not be written" in result.stderr
+    assert (raw / "x.png").exists()
+
+
+def test_batch_generates_a_whole_post_and_reports_failures(tmp_path: Path) -> None:
+    manifest = {
+        "post_id": "53",
+        "size": "1024x1024",
+        "sections": [
+            {"section_id": "1", "prompt": "coffee on a desk", "filename": "intro"},
+            {"section_id": "2", "prompt": "a laptop", "format": "jpeg"},
+            {"section_id": "../3", "prompt": "bad id"},
+        ],
+    }
+    (tmp_path / "post.json").write_text(json.dumps(manifest))
+    result = run("batch", "post.json", cwd=tmp_path)
+    assert result.returncode == 2  # one section had a bad id; the others were generated
+    assert "2 of 3 images generated" in result.stdout
+    assert "post 53" in result.stderr  # the progress bar
+    assert (tmp_path / "static/content/posts/53/sections/1/raw/intro.png").exists()
+    assert list((tmp_path / "static/content/posts/53/sections/2/raw").glob("*.jpeg"))
+    assert run("batch", "missing.json", cwd=tmp_path).returncode == 2
