@@ -100,9 +100,7 @@ class _Exit(Exception):
         self.code = code
 
 
-def _generate_one(
-    args: argparse.Namespace, body: dict[str, Any], settings: Any, provider: Any, fmt: str
-) -> Any:
+def _generate_one(args: argparse.Namespace, body: dict[str, Any], settings: Any, provider: Any) -> Any:
     """Generate one section's image; _Exit with the documented code on any failure."""
     from datetime import UTC, datetime
 
@@ -120,7 +118,7 @@ def _generate_one(
         raise _Exit(EXIT_USAGE, problems) from None
     try:
         return generate_to_disk(
-            request, fmt, Path(args.out), provider, settings, lambda: datetime.now(UTC), overwrite=args.force
+            request, Path(args.out), provider, settings, lambda: datetime.now(UTC), overwrite=args.force
         )
     except InvalidRequestError as refused:
         raise _Exit(EXIT_USAGE, str(refused)) from None
@@ -134,12 +132,18 @@ def _generate_one(
 
 def _generate(args: argparse.Namespace) -> int:
     settings, provider = _blog_provider(args)
-    body = {"prompt": args.prompt, "post_id": args.post_id, "section_id": args.section_id, "size": args.size}
+    body = {
+        "prompt": args.prompt,
+        "post_id": args.post_id,
+        "section_id": args.section_id,
+        "size": args.size,
+        "output_format": args.format,
+    }
     if args.filename:
         body["filename"] = args.filename
     if args.model:
         body["model"] = args.model
-    saved = _generate_one(args, body, settings, provider, args.format)
+    saved = _generate_one(args, body, settings, provider)
     print(f"image:    {saved.image_path}\nmetadata: {saved.metadata_path}")
     print(f"model:    {saved.model} ({saved.provider})")
     return EXIT_OK
@@ -161,11 +165,16 @@ def _batch(args: argparse.Namespace) -> int:
     worst = EXIT_OK
     for section in tqdm(sections, desc=f"post {manifest.get('post_id')}", unit="image", file=sys.stderr):
         fields = {name: value for name, value in section.items() if name != "format"}
-        body = {"post_id": manifest.get("post_id"), "size": manifest.get("size", "1792x1024"), **fields}
+        body = {
+            "post_id": manifest.get("post_id"),
+            "size": manifest.get("size", "1792x1024"),
+            "output_format": section.get("format", args.format),
+            **fields,
+        }
         if args.model:
             body.setdefault("model", args.model)
         try:
-            saved = _generate_one(args, body, settings, provider, section.get("format", args.format))
+            saved = _generate_one(args, body, settings, provider)
             tqdm.write(f"ok   section {section.get('section_id')}: {saved.image_path}", file=sys.stderr)
         except _Exit as failure:
             failures += 1

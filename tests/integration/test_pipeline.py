@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
 import urllib.request
 
 import boto3
+from PIL import Image
 
 from imagegen.local.lambdas import LocalContext
 from imagegen.local.poller import sqs_event
@@ -188,3 +190,44 @@ def test_openapi_document_lists_every_route(deployed: Deployed) -> None:
         "/api/images/{key}",
     ):
         assert path in document["paths"], path
+
+
+def test_formats_transparency_and_derivatives_are_stored_and_listed(deployed: Deployed) -> None:
+    body = {"category": "garden", "output_format": "webp", "derivatives": [64, 256]}
+    _, _, accepted = deployed.call("generate", "POST", "/api/icons/generate", body=body)
+    deployed.drain()
+    _, _, result = deployed.call(
+        "status",
+        "GET",
+        f"/api/icons/batch/{accepted['batch_id']}/result",
+        path_parameters={"batch_id": accepted["batch_id"]},
+    )
+    key = result["items"][0]["key"]
+    assert key.endswith(".webp")
+    stem = key.removesuffix(".webp")
+    assert deployed.keys("icons/garden/") == sorted(
+        [key, f"{stem}_256px.webp", f"{stem}_64px.webp", f"{stem}_metadata.json"]
+    )
+    with Image.open(io.BytesIO(deployed.get_object(f"{stem}_64px.webp")), formats=["WEBP"]) as small:
+        assert small.size == (64, 64)
+    metadata = json.loads(deployed.get_object(f"{stem}_metadata.json"))
+    assert [d["size"] for d in metadata["derivatives"]] == ["256x256", "64x64"]
+    assert metadata["format"] == "webp"
+    assert deployed.call("status", "GET", metadata["derivatives"][0]["url"])[0] == 302
+
+    code, _, _ = deployed.call(
+        "generate", "POST", "/api/icons/generate", body={"category": "tools", "background": "transparent"}
+    )
+    assert code == 202
+    deployed.drain()
+    (png,) = [k for k in deployed.keys("icons/tools/") if k.endswith(".png")]
+    with Image.open(io.BytesIO(deployed.get_object(png))) as image:
+        assert image.mode == "RGBA" and image.getpixel((0, 0))[3] == 0
+
+    code, _, refused = deployed.call(
+        "generate",
+        "POST",
+        "/api/icons/generate",
+        body={"category": "tools", "background": "transparent", "output_format": "jpeg"},
+    )
+    assert code == 400 and "png or webp" in refused["message"]

@@ -108,13 +108,20 @@ def test_all_ten_variations_of_one_request_are_distinct() -> None:
 
 
 @pytest.mark.parametrize("fmt", ["webp", "jpeg"])
-def test_converted_images_validate_in_their_own_format_only(fmt: str) -> None:
-    from imagegen.providers.validation import convert, validate_image
+def test_each_format_validates_as_itself_only(fmt: str) -> None:
+    from imagegen.providers.validation import validate_image
 
-    png = PROVIDER.generate(_icon(width=256, height=256)).data
-    data = convert(png, fmt)
+    data = PROVIDER.generate(_icon(width=256, height=256, output_format=fmt)).data
     validate_image(data, fmt, 256, 256, 5_000_000)
     with pytest.raises(PermanentGenerationError):
         validate_image(data, "png", 256, 256, 5_000_000)
     with pytest.raises(PermanentGenerationError):
         validate_image(data[: len(data) // 2], fmt, 256, 256, 5_000_000)
+
+
+def test_transparent_icons_have_a_clear_background() -> None:
+    data = PROVIDER.generate(_icon(width=256, height=256, background="transparent")).data
+    with Image.open(io.BytesIO(data)) as image:
+        assert image.mode == "RGBA"
+        assert image.getpixel((0, 0))[3] == 0  # a corner is fully transparent
+        assert image.getpixel((128, 128))[3] == 255  # the symbol is opaque

@@ -16,7 +16,7 @@ from imagegen.logic.metadata import build_metadata
 from imagegen.logic.specs import blog_spec
 from imagegen.models.requests import BlogImageRequest
 from imagegen.providers.base import Provider
-from imagegen.providers.validation import convert, validate_image
+from imagegen.providers.validation import validate_image
 
 
 class FilesystemError(ImagegenError):
@@ -39,7 +39,6 @@ class SavedImage:
 
 def generate_to_disk(
     request: BlogImageRequest,
-    output_format: str,
     out_dir: Path,
     provider: Provider,
     settings: Settings,
@@ -49,11 +48,11 @@ def generate_to_disk(
 ) -> SavedImage:
     """Draw, check, and write `<out>/posts/<post>/sections/<section>/raw/<name>.<fmt>` and its metadata."""
     now = clock()
-    spec = blog_spec(request, uuid.uuid4().hex, now, settings, output_format=output_format)
+    spec = blog_spec(request, uuid.uuid4().hex, now, settings)
     image = provider.generate(spec)
-    validate_image(image.data, "png", spec.width, spec.height, settings.images_max_size)
-    data = convert(image.data, output_format)
-    image_path = (out_dir / spec.key).with_suffix(f".{output_format}")
+    validate_image(image.data, spec.output_format, spec.width, spec.height, settings.images_max_size)
+    data = image.data
+    image_path = out_dir / spec.key
     metadata_path = out_dir / spec.metadata_key
     try:
         write_new(image_path, data, overwrite=overwrite)

@@ -9,7 +9,7 @@ from imagegen.errors import ImageNotFoundError
 from imagegen.logic.services import Services
 from imagegen.models.domain import Caller
 
-_KEY = re.compile(r"^(?:[A-Za-z0-9_-]+/){1,8}[A-Za-z0-9_-]+(?:\.png|_metadata\.json)$")
+_KEY = re.compile(r"^(?:[A-Za-z0-9_-]+/){1,8}[A-Za-z0-9_-]+(?:\.png|\.webp|\.jpeg|_metadata\.json)$")
 
 
 def owner_tag(owner: str) -> str:

@@ -88,13 +88,19 @@ def run_item(message: ItemMessage, attempt: int, receipt_handle: str, services: 
 
 
 def _generate_and_store(item: Item, owner: str, services: Services) -> str:
-    from imagegen.providers.validation import validate_png  # Pillow: worker only
+    from imagegen.providers.validation import CONTENT_TYPES, derivative, validate_image  # Pillow: worker only
 
     spec = item.spec
     image = services.provider.generate(spec)
-    validate_png(image.data, spec.width, spec.height, services.settings.images_max_size)
+    validate_image(image.data, spec.output_format, spec.width, spec.height, services.settings.images_max_size)
     tags = {"job-id": item.job_id, "item": str(item.index), "owner": owner_tag(owner)}
-    _put_once(services, spec.key, image.data, image.content_type, tags)
+    content_type = CONTENT_TYPES[spec.output_format]
+    _put_once(services, spec.key, image.data, content_type, tags)
+    derivatives = []
+    for pixels in spec.derivatives:
+        key = spec.derivative_key(pixels)
+        _put_once(services, key, derivative(image.data, spec.output_format, pixels), content_type, tags)
+        derivatives.append({"size": f"{pixels}x{pixels}", "key": key, "url": image_url(services, key)})
     metadata = build_metadata(
         spec,
         image,
@@ -102,6 +108,7 @@ def _generate_and_store(item: Item, owner: str, services: Services) -> str:
         spec.key,
         services.clock(),
         image_url=image_url(services, spec.key),
+        derivatives=derivatives,
         job_id=item.job_id,
         item_index=item.index,
     )

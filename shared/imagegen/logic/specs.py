@@ -48,17 +48,15 @@ def _size(size: str) -> tuple[int, int]:
 
 
 def model_fields(
-    request: IconRequest | BlogImageRequest | BatchRequest,
-    prompt: str,
-    settings: Settings,
-    output_format: str = "png",
+    request: IconRequest | BlogImageRequest | BatchRequest, prompt: str, settings: Settings
 ) -> dict[str, Any]:
-    """Model, quality and mapping for a request; InvalidRequestError (400) before anything is queued."""
+    """Model, quality, format and background of a request; InvalidRequestError (400) before queueing."""
     width, height = _size(request.size)
     quality = request.quality or settings.openai_image_quality
+    background = request.background if isinstance(request, IconRequest | BatchRequest) else "auto"
     try:
         choice = choose_model(request.model, settings.openai_model)
-        check_request(choice, width, height, quality, "auto", output_format, prompt)
+        check_request(choice, width, height, quality, background, request.output_format, prompt)
     except ModelRefused as refusal:
         raise InvalidRequestError(str(refusal)) from None
     if choice.mapped_from_retired:
@@ -67,6 +65,8 @@ def model_fields(
         "model": choice.model.name,
         "requested_model": choice.requested if choice.mapped_from_retired else None,
         "quality": quality,
+        "output_format": request.output_format,
+        "background": background,
     }
 
 
@@ -74,15 +74,13 @@ def icon_specs(request: IconRequest | BatchRequest, job_id: str, settings: Setti
     categories = [request.category] if isinstance(request, IconRequest) else request.categories
     variations = 1 if isinstance(request, IconRequest) else request.variations_per_category
     width, height = _size(request.size)
-    specs = []
-    fields = model_fields(
-        request,
-        icon_prompt(categories[0], request.style, request.color_scheme, request.custom_elements, variations),
-        settings,
+    longest = icon_prompt(
+        categories[0], request.style, request.color_scheme, request.custom_elements, variations
     )
+    fields = model_fields(request, longest, settings)
+    specs = []
     for n, category in enumerate(categories):
         for variation in range(1, variations + 1):
-            slug = category_slug(category)
             specs.append(
                 ImageSpec(
                     kind="icon",
@@ -91,21 +89,20 @@ def icon_specs(request: IconRequest | BatchRequest, job_id: str, settings: Setti
                     ),
                     width=width,
                     height=height,
-                    key=f"icons/{slug}/{job_id}_{n:03d}_v{variation}.png",
+                    key=f"icons/{category_slug(category)}/{job_id}_{n:03d}_v{variation}.{request.output_format}",
                     category=category,
                     style=request.style,
                     color_scheme=request.color_scheme,
                     custom_elements=tuple(request.custom_elements),
                     variation=variation,
+                    derivatives=tuple(request.derivatives),
                     **fields,
                 )
             )
     return specs
 
 
-def blog_spec(
-    request: BlogImageRequest, job_id: str, now: datetime, settings: Settings, output_format: str = "png"
-) -> ImageSpec:
+def blog_spec(request: BlogImageRequest, job_id: str, now: datetime, settings: Settings) -> ImageSpec:
     filename = request.filename or f"image_{now:%Y%m%d_%H%M%S}_{job_id[:6]}"
     width, height = _size(request.size)
     return ImageSpec(
@@ -113,9 +110,8 @@ def blog_spec(
         prompt=request.prompt,
         width=width,
         height=height,
-        key=f"posts/{request.post_id}/sections/{request.section_id}/raw/{filename}.png",
+        key=f"posts/{request.post_id}/sections/{request.section_id}/raw/{filename}.{request.output_format}",
         post_id=request.post_id,
         section_id=request.section_id,
-        output_format=output_format,
-        **model_fields(request, request.prompt, settings, output_format),
+        **model_fields(request, request.prompt, settings),
     )

@@ -54,14 +54,23 @@ class ImageSpec(BaseModel):
     requested_model: str | None = None  # set when a retired name was mapped to `model`
     quality: str = "auto"
     output_format: str = "png"
+    background: str = "auto"
+    derivatives: tuple[int, ...] = ()  # square sizes stored beside an icon: key_<N>px.<ext>
 
     @property
     def size(self) -> str:
         return f"{self.width}x{self.height}"
 
     @property
+    def stem(self) -> str:
+        return self.key.rsplit(".", 1)[0]
+
+    @property
     def metadata_key(self) -> str:
-        return self.key.removesuffix(".png") + "_metadata.json"
+        return self.stem + "_metadata.json"
+
+    def derivative_key(self, pixels: int) -> str:
+        return f"{self.stem}_{pixels}px.{self.output_format}"
 
 
 class Counts(BaseModel):

@@ -25,6 +25,18 @@ Element = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, 
 Prompt = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_PROMPT_CHARS)]
 ModelName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9.-]{1,63}$")]
 Quality = Literal["low", "medium", "high", "auto"]
+OutputFormat = Literal["png", "webp", "jpeg"]
+Background = Literal["auto", "opaque", "transparent"]
+DerivativeSize = Literal[512, 256, 128, 64, 32]
+
+
+def _unique_sizes(sizes: list[int]) -> list[int]:
+    if len(set(sizes)) != len(sizes):
+        raise ValueError("derivative sizes must be unique")
+    return sorted(sizes, reverse=True)
+
+
+Derivatives = Annotated[list[DerivativeSize], Field(max_length=5), AfterValidator(_unique_sizes)]
 
 
 def _check_size(value: str) -> str:
@@ -55,6 +67,9 @@ class IconRequest(_Strict):
     size: Size = "1024x1024"
     model: ModelName | None = None
     quality: Quality | None = None
+    output_format: OutputFormat = "png"
+    background: Background = "auto"
+    derivatives: Derivatives = []
 
 
 class BlogImageRequest(_Strict):
@@ -67,6 +82,7 @@ class BlogImageRequest(_Strict):
     size: Size = "1792x1024"
     model: ModelName | None = None
     quality: Quality | None = None
+    output_format: OutputFormat = "png"
 
 
 class BatchRequest(_Strict):
@@ -80,6 +96,9 @@ class BatchRequest(_Strict):
     size: Size = "1024x1024"
     model: ModelName | None = None
     quality: Quality | None = None
+    output_format: OutputFormat = "png"
+    background: Background = "auto"
+    derivatives: Derivatives = []
 
     @model_validator(mode="after")
     def _bounded_total(self) -> BatchRequest:

@@ -8,7 +8,6 @@ spec always gives the same bytes; variations change the composition.
 from __future__ import annotations
 
 import hashlib
-import io
 import math
 import random
 import re
@@ -20,6 +19,7 @@ from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageOps
 
 from imagegen.models.domain import ImageSpec
 from imagegen.providers.base import GeneratedImage
+from imagegen.providers.validation import CONTENT_TYPES, encode
 
 RGB = tuple[int, int, int]
 Point = tuple[float, float]
@@ -364,7 +364,9 @@ def render_icon(spec: ImageSpec) -> Image.Image:
         main, accent = accent, main
     secondary = next((s for s in symbols if s != primary), None)
 
-    if style in ("minimal", "flat"):
+    if spec.background == "transparent":  # only the badge and symbol are drawn; the rest stays clear
+        canvas = Image.new("RGBA", size, (0, 0, 0, 0))
+    elif style in ("minimal", "flat"):
         canvas = Image.new("RGB", size, top if style == "flat" else (255, 255, 255))
     else:
         canvas = _gradient(size, top, bottom, angle=rng.uniform(-30, 30))
@@ -453,7 +455,7 @@ def render_icon(spec: ImageSpec) -> Image.Image:
         lit = ImageChops.add(layer.convert("RGB"), Image.merge("RGB", (highlight, highlight, highlight)))
         layer = Image.merge("RGBA", (*lit.split(), layer.getchannel("A")))
     canvas.paste(layer, (0, 0), layer)
-    if style == "vintage":
+    if style == "vintage" and canvas.mode == "RGB":
         grain = _noise(size, rng, 40)
         canvas = Image.blend(canvas, Image.merge("RGB", (grain, grain, grain)), 0.08)
     return canvas.resize((spec.width, spec.height), Image.Resampling.LANCZOS)
@@ -527,8 +529,9 @@ class OfflineProvider:
 
     def generate(self, spec: ImageSpec) -> GeneratedImage:
         image = render_icon(spec) if spec.kind == "icon" else render_blog(spec)
-        buffer = io.BytesIO()
-        image.save(buffer, format="PNG", optimize=False)
         return GeneratedImage(
-            data=buffer.getvalue(), content_type="image/png", provider=self.name, model=self.model
+            data=encode(image, spec.output_format),
+            content_type=CONTENT_TYPES[spec.output_format],
+            provider=self.name,
+            model=self.model,
         )

@@ -17,6 +17,7 @@ from imagegen.config import Settings
 from imagegen.errors import PermanentGenerationError, TransientGenerationError
 from imagegen.models.domain import ImageSpec
 from imagegen.providers.base import GeneratedImage
+from imagegen.providers.validation import CONTENT_TYPES
 
 logger = Logger(child=True)
 REFUSAL_CODES = frozenset({"moderation_blocked", "content_policy_violation"})
@@ -90,8 +91,10 @@ class OpenAIProvider:
             "size": spec.size,
             "quality": spec.quality,
             "n": 1,
-            "output_format": "png",
+            "output_format": spec.output_format,
         }
+        if spec.background != "auto":
+            params["background"] = spec.background
         attempt = 0
         while True:
             delay = self._attempt_delay(attempt)
@@ -133,7 +136,7 @@ class OpenAIProvider:
         usage = response.usage.model_dump() if response.usage else None
         return GeneratedImage(
             data=base64.b64decode(response.data[0].b64_json),
-            content_type="image/png",
+            content_type=CONTENT_TYPES[spec.output_format],
             provider=self.name,
             model=spec.model,
             usage=usage,

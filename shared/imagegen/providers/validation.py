@@ -52,16 +52,19 @@ def validate_png(data: bytes, width: int, height: int, max_bytes: int) -> None:
     validate_image(data, "png", width, height, max_bytes)
 
 
-def convert(data: bytes, fmt: str) -> bytes:
-    """Re-encode checked PNG bytes as `fmt` (JPEG has no alpha: flattened on white)."""
-    if fmt == "png":
-        return data
-    with Image.open(io.BytesIO(data), formats=["PNG"]) as image:
-        picture = image.convert("RGBA")
-        if fmt == "jpeg":
-            flat = Image.new("RGB", picture.size, (255, 255, 255))
-            flat.paste(picture, mask=picture.getchannel("A"))
-            picture = flat  # type: ignore[assignment]
-        buffer = io.BytesIO()
-        picture.save(buffer, format=PIL_FORMATS[fmt], quality=92)
-        return buffer.getvalue()
+def encode(image: Image.Image, fmt: str) -> bytes:
+    """Encode a picture as `fmt` (JPEG has no alpha: flattened on white)."""
+    if fmt == "jpeg" and image.mode in ("RGBA", "LA", "P"):
+        rgba = image.convert("RGBA")
+        flat = Image.new("RGB", rgba.size, (255, 255, 255))
+        flat.paste(rgba, mask=rgba.getchannel("A"))
+        image = flat
+    buffer = io.BytesIO()
+    image.save(buffer, format=PIL_FORMATS[fmt], quality=92)
+    return buffer.getvalue()
+
+
+def derivative(data: bytes, fmt: str, pixels: int) -> bytes:
+    """A checked image scaled to pixels x pixels, in the same format."""
+    with Image.open(io.BytesIO(data), formats=[PIL_FORMATS[fmt]]) as image:
+        return encode(image.resize((pixels, pixels), Image.Resampling.LANCZOS), fmt)
