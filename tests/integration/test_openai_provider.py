@@ -139,7 +139,7 @@ def test_the_key_never_appears_in_errors_or_logs(
     assert all(KEY not in str(record.__dict__) for record in caplog.records)  # message and every extra key
 
 
-@pytest.mark.parametrize("behaviour", ["truncated", "not_png"])
+@pytest.mark.parametrize("behaviour", ["truncated", "not_png", "bomb"])
 def test_bad_bytes_from_openai_are_never_stored(fake: FakeOpenAI, behaviour: str) -> None:
     fake.push(behaviour)
     services = make_services(_provider(fake))

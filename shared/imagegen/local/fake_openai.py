@@ -25,6 +25,7 @@ from PIL import Image
 from imagegen.providers.registry import MODELS, RETIRED_MODELS, ModelRefused, check_request, choose_model
 
 SCRIPTABLE = (
+    "bomb",
     "ok",
     "rate_limit",
     "server_error",
@@ -131,6 +132,10 @@ class FakeOpenAI:
             image = b"GIF89a" + image[6:]
         elif behaviour == "truncated":
             image = image[: len(image) // 2]
+        elif behaviour == "bomb":  # a tiny PNG that claims 400 megapixels
+            bomb = io.BytesIO()
+            Image.new("1", (20_000, 20_000)).save(bomb, format="PNG")
+            image = bomb.getvalue()
         prompt_tokens = max(1, len(str(body.get("prompt", ""))) // 4)
         output_tokens = {"low": 272, "medium": 1056, "high": 4160}.get(body.get("quality", "auto"), 1056)
         answer = {
