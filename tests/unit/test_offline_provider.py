@@ -9,7 +9,8 @@ from PIL import Image, ImageChops, ImageStat
 
 from imagegen.errors import PermanentGenerationError
 from imagegen.models.domain import ImageSpec
-from imagegen.providers.offline import OfflineProvider, pick_symbols
+from imagegen.providers import icon_set
+from imagegen.providers.offline import OfflineProvider
 from imagegen.providers.validation import validate_png
 from tests.helpers import png_size
 
@@ -64,23 +65,31 @@ def test_variations_styles_colours_and_categories_change_the_picture(changes: di
 
 
 @pytest.mark.parametrize(
-    ("category", "symbol"),
+    ("category", "icon"),
     [
         ("Office Supplies", "pencil"),
         ("electronics", "laptop"),
         ("automotive", "car"),
-        ("tools", "wrench"),
-        ("gardening", "leaf"),
+        ("tools", "tools"),
+        ("gardening", "sprout"),
         ("pet food", "paw"),
         ("A lighthouse over a stormy sea", "lighthouse"),
+        ("bicycles", "bicycle"),
+        ("fountain pen", "fountain-pen"),
     ],
 )
-def test_categories_pick_a_matching_symbol(category: str, symbol: str) -> None:
-    assert pick_symbols(category)[0] == symbol
+def test_categories_pick_a_matching_icon(category: str, icon: str) -> None:
+    assert icon_set.search(category)[0] == icon
 
 
-def test_unknown_category_still_gets_a_symbol() -> None:
-    assert pick_symbols("zzyzx") == ["tag"]
+def test_unknown_category_still_gets_an_icon() -> None:
+    assert icon_set.search("zzyzx") == ["tag"]
+
+
+def test_custom_elements_appear_in_the_icon() -> None:
+    plain = PROVIDER.generate(_icon(width=256, height=256)).data
+    with_pen = PROVIDER.generate(_icon(width=256, height=256, custom_elements=("pen",))).data
+    assert _difference(plain, with_pen) > 1
 
 
 def test_validation_rejects_truncated_wrong_size_and_non_png_bytes() -> None:

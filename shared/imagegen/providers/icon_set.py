@@ -1,0 +1,225 @@
+"""Material Design Icons: names, aliases and tags to choose a glyph, and resvg to draw it.
+
+The index (names, aliases, tags) is built from @mdi/svg's meta.json by tools/build_mdi_index.py;
+the SVGs come from the `material-design-icons-pack` wheel of the same version (Apache-2.0).
+"""
+
+from __future__ import annotations
+
+import collections
+import gzip
+import io
+import json
+import re
+from functools import cache
+from importlib import resources
+
+import resvg_py
+from material_design_icons_pack import get_icon
+from PIL import Image
+
+# Curated first choices for common catalogue and blog words: higher confidence than the index's
+# token match (which, for example, finds "car-esp" for "electronics").
+HINTS: dict[str, tuple[str, ...]] = {
+    "laptop": ("electronic", "computer", "laptop", "tech", "software", "digital", "gadget", "coding"),
+    "cellphone": ("phone", "mobile", "smartphone", "telecom", "cell"),
+    "tablet": ("tablet",),
+    "car": ("auto", "automotive", "car", "vehicle", "motor", "transport"),
+    "car-cog": ("parts",),
+    "tools": ("tool", "tools", "hardware", "diy", "repair", "industrial", "construction"),
+    "pencil": ("office", "stationery", "pencil", "school", "writing"),
+    "paperclip": ("supplies",),
+    "food-apple": ("food", "grocery", "groceries", "fruit", "produce", "nutrition", "organic", "snack"),
+    "book-open-variant": ("book", "books", "education", "learning", "library", "reading", "study", "course"),
+    "tshirt-crew": ("clothing", "clothes", "fashion", "apparel", "wear", "shirt", "garment", "textile"),
+    "home": ("home", "house", "real", "estate", "living"),
+    "sofa": ("furniture", "decor", "interior"),
+    "basketball": ("sport", "sports", "athletic", "ball"),
+    "dumbbell": ("fitness", "gym", "workout"),
+    "heart-pulse": ("health", "medical", "hospital", "wellness", "care"),
+    "pill": ("pharmacy", "medicine", "drug"),
+    "lipstick": ("beauty", "cosmetic", "makeup"),
+    "dice-5": ("toy", "toys", "games", "board", "hobby", "play"),
+    "puzzle": ("puzzle", "kids"),
+    "sprout": ("garden", "plant", "plants", "nature", "green", "eco", "agriculture"),
+    "flower": ("flower", "florist"),
+    "paw": ("pet", "pets", "dog", "cat", "animal", "animals", "veterinary"),
+    "music": ("music", "audio", "song", "sound", "concert"),
+    "guitar-acoustic": ("instrument", "guitar"),
+    "airplane": ("travel", "flight", "airline", "trip", "tourism", "vacation"),
+    "bag-suitcase": ("luggage", "suitcase"),
+    "diamond-stone": ("jewelry", "jewellery", "jewel", "luxury", "diamond", "gem"),
+    "watch": ("watch", "accessories"),
+    "camera": ("camera", "photo", "photography", "film"),
+    "video": ("video",),
+    "coffee": ("coffee", "tea", "drink", "beverage", "cafe"),
+    "silverware-fork-knife": ("kitchen", "restaurant", "cooking", "dining"),
+    "lighthouse": ("lighthouse", "harbour", "harbor", "coast", "coastal", "maritime", "port"),
+    "waves": ("sea", "ocean", "beach"),
+    "baby-carriage": ("baby", "infant", "nursery"),
+    "shoe-sneaker": ("shoe", "shoes", "footwear", "sneaker"),
+    "bicycle": ("bicycle", "bike", "cycling"),
+    "cart": ("shop", "shopping", "store", "retail", "ecommerce"),
+}
+FALLBACK = "tag"
+# Name words that mark a variant (a badge, a state) rather than the thing itself.
+_VARIANT_WORDS = frozenset(
+    [
+        "outline",
+        "off",
+        "remove",
+        "minus",
+        "plus",
+        "check",
+        "alert",
+        "cancel",
+        "lock",
+        "sync",
+        "edit",
+        "multiple",
+        "box",
+        "circle",
+        "variant",
+        "network",
+        "star",
+        "settings",
+        "clock",
+        "marker",
+        "search",
+        "arrow",
+        "down",
+        "up",
+        "left",
+        "right",
+        "open",
+        "sharp",
+        "question",
+        "refresh",
+        "cog",
+        "account",
+        "import",
+        "export",
+        "eye",
+        "key",
+        "percent",
+        "play",
+        "pause",
+        "stop",
+    ]
+)
+_STOP_WORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "the",
+        "of",
+        "for",
+        "with",
+        "in",
+        "on",
+        "at",
+        "to",
+        "by",
+        "from",
+        "over",
+        "under",
+        "this",
+        "that",
+        "is",
+        "are",
+    ]
+)
+
+
+def _stem(word: str) -> str:
+    for suffix, replacement in (("ies", "y"), ("ves", "f"), ("ses", "s"), ("s", "")):
+        if len(word) > 3 and word.endswith(suffix) and not word.endswith("ss"):
+            return word[: -len(suffix)] + replacement
+    return word
+
+
+def words(*texts: str) -> list[str]:
+    return [_stem(w) for text in texts for w in re.findall(r"[a-z]+", text.lower()) if w not in _STOP_WORDS]
+
+
+@cache
+def _index() -> tuple[dict[str, dict[str, float]], frozenset[str]]:
+    """Token -> {icon name: weight} over names, aliases and tags; and the set of all names."""
+    raw = resources.files("imagegen.providers").joinpath("data/mdi_index.json.gz").read_bytes()
+    icons: dict[str, list[list[str]]] = json.loads(gzip.decompress(raw))["icons"]
+    inverted: dict[str, dict[str, float]] = collections.defaultdict(dict)
+
+    def add(token: str, name: str, weight: float) -> None:
+        token = _stem(token)
+        if inverted[token].get(name, 0) < weight:
+            inverted[token][name] = weight
+
+    for name, (aliases, tags) in icons.items():
+        parts = name.split("-")
+        for part in parts:
+            add(part, name, 3.0 if len(parts) == 1 else 2.0)
+        for alias in aliases:
+            alias_parts = alias.split("-")
+            for part in alias_parts:
+                add(part, name, 2.5 if len(alias_parts) == 1 else 1.5)
+        for tag in tags:
+            for part in re.findall(r"[a-z]+", tag.lower()):
+                add(part, name, 0.6)
+    return dict(inverted), frozenset(icons)
+
+
+@cache
+def _stemmed_hints() -> dict[str, frozenset[str]]:
+    return {name: frozenset(_stem(key) for key in keys) for name, keys in HINTS.items()}
+
+
+def _hinted(tokens: list[str]) -> list[str]:
+    """Curated icons for the tokens; a key of four letters or more may also start a word (gardening)."""
+    found = []
+    for token in tokens:
+        for name, keys in _stemmed_hints().items():
+            if (
+                token in keys or any(len(k) >= 4 and token.startswith(k) for k in keys)
+            ) and name not in found:
+                found.append(name)
+    return found
+
+
+def search(*texts: str, limit: int = 5) -> list[str]:
+    """Icon names for the texts, best first: curated hints, then names, aliases and tags; never empty."""
+    tokens = words(*texts)
+    inverted, _ = _index()
+    scores: dict[str, float] = collections.defaultdict(float)
+    for token in tokens:
+        for name, weight in inverted.get(token, {}).items():
+            scores[name] += weight
+
+    def rank(name: str) -> tuple[float, str]:
+        parts = name.split("-")
+        variant = 1.0 if _VARIANT_WORDS.intersection(parts) - set(tokens) else 0.0
+        return (-scores[name] + 0.35 * len(parts) + variant, name)
+
+    ranked = _hinted(tokens) + [n for n in sorted(scores, key=rank) if n not in _hinted(tokens)]
+    return ranked[:limit] or [FALLBACK]
+
+
+def has_icon(name: str) -> bool:
+    return name in _index()[1]
+
+
+@cache
+def _svg(name: str) -> str:
+    icon = get_icon(name)
+    if icon is None:
+        raise KeyError(f"no icon '{name}' in material-design-icons-pack")
+    return icon.svg
+
+
+def glyph(name: str, pixels: int, colour: tuple[int, int, int]) -> Image.Image:
+    """The icon as an RGBA image of pixels x pixels, filled with `colour`."""
+    fill = "#{:02x}{:02x}{:02x}".format(*colour)
+    svg = _svg(name).replace("<path ", f'<path fill="{fill}" ', 1)
+    png = resvg_py.svg_to_bytes(svg_string=svg, width=pixels, height=pixels, skip_system_fonts=True)
+    with Image.open(io.BytesIO(bytes(png)), formats=["PNG"]) as image:
+        return image.convert("RGBA")
