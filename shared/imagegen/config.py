@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from imagegen.models.requests import Size
+
 
 class Settings(BaseSettings):
     """Every configuration value the service reads; names follow the original system."""
@@ -21,7 +23,7 @@ class Settings(BaseSettings):
     openai_api_key_secret_arn: str | None = None  # in AWS: the key lives in Secrets Manager
     openai_base_url: str | None = None
     openai_model: str = "gpt-image-2"
-    openai_image_size: str = "1024x1024"
+    openai_image_size: Size = "1024x1024"  # the default size of icons
     openai_image_quality: str = "auto"
     openai_max_retries: Annotated[int, Field(ge=0, le=10)] = 3
     openai_timeout: Annotated[float, Field(gt=0, le=600)] = 60

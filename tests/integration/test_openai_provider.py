@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -84,6 +85,22 @@ def test_a_429_with_retry_after_is_waited_out_then_succeeds(fake: FakeOpenAI) ->
     assert png_size(image.data) == (1024, 1024)
     assert sleeps == [0.25]
     assert (fake.calls["429"], fake.calls["200"]) == (1, 1)
+
+
+def test_the_fake_enforces_images_per_minute_over_short_windows(fake: FakeOpenAI) -> None:
+    fake.configure(images_per_minute=60, window_seconds=1.0)  # one image per one-second window
+
+    class RealSleeps(Sleeps):  # this test must really wait for the window to pass
+        def __call__(self, seconds: float) -> None:
+            super().__call__(seconds)
+            time.sleep(seconds)
+
+    sleeps = RealSleeps()
+    provider = _provider(fake, sleeps)
+    provider.generate(_spec())
+    provider.generate(_spec())  # refused with 429 at first, then waits out the Retry-After it was given
+    assert fake.calls["429"] == 1 and fake.calls["200"] == 2
+    assert 0 < sleeps[0] <= 1.0
 
 
 def test_a_moderation_refusal_fails_at_once(fake: FakeOpenAI) -> None:

@@ -125,6 +125,12 @@ def test_submit_without_wait_answers_accepted_and_with_wait_the_result() -> None
     assert outcome.items[0].image_url and outcome.items[0].image_url.endswith(".png")
 
 
+def test_icon_size_defaults_to_openai_image_size() -> None:
+    services = make_services(openai_image_size="1536x1024")
+    job_id = create_job(IconRequest(category="tools"), ALICE, services).batch_id
+    assert job_result(job_id, ALICE, services).items[0].size == "1536x1024"
+
+
 def test_messages_name_the_job_and_item() -> None:
     services = make_services()
     job_id = create_job(_batch(["tools", "toys"]), ALICE, services).batch_id

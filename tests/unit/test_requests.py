@@ -81,4 +81,4 @@ def test_original_curl_example_is_a_valid_icon_request() -> None:
             "custom_elements": ["pen", "stapler", "paper"],
         }
     )
-    assert request.size == "1024x1024"
+    assert request.size is None  # OPENAI_IMAGE_SIZE decides

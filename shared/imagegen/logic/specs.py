@@ -51,7 +51,7 @@ def model_fields(
     request: IconRequest | BlogImageRequest | BatchRequest, prompt: str, settings: Settings
 ) -> dict[str, Any]:
     """Model, quality, format and background of a request; InvalidRequestError (400) before queueing."""
-    width, height = _size(request.size)
+    width, height = _size(request.size or settings.openai_image_size)
     quality = request.quality or settings.openai_image_quality
     background = request.background if isinstance(request, IconRequest | BatchRequest) else "auto"
     try:
@@ -73,7 +73,7 @@ def model_fields(
 def icon_specs(request: IconRequest | BatchRequest, job_id: str, settings: Settings) -> list[ImageSpec]:
     categories = [request.category] if isinstance(request, IconRequest) else request.categories
     variations = 1 if isinstance(request, IconRequest) else request.variations_per_category
-    width, height = _size(request.size)
+    width, height = _size(request.size or settings.openai_image_size)
     longest = icon_prompt(
         categories[0], request.style, request.color_scheme, request.custom_elements, variations
     )

@@ -64,7 +64,7 @@ class IconRequest(_Strict):
     style: Style = "modern"
     color_scheme: ColorScheme = "colorful"
     custom_elements: Annotated[list[Element], Field(max_length=10)] = []
-    size: Size = "1024x1024"
+    size: Size | None = None  # default: OPENAI_IMAGE_SIZE
     model: ModelName | None = None
     quality: Quality | None = None
     output_format: OutputFormat = "png"
@@ -93,7 +93,7 @@ class BatchRequest(_Strict):
     color_scheme: ColorScheme = "colorful"
     custom_elements: Annotated[list[Element], Field(max_length=10)] = []
     variations_per_category: Annotated[int, Field(ge=1, le=MAX_VARIATIONS)] = 1
-    size: Size = "1024x1024"
+    size: Size | None = None  # default: OPENAI_IMAGE_SIZE
     model: ModelName | None = None
     quality: Quality | None = None
     output_format: OutputFormat = "png"
