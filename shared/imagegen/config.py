@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from imagegen.models.requests import Size
@@ -55,6 +55,15 @@ class Settings(BaseSettings):
     jwt_jwks_url: str | None = None
     jwt_issuer: str = "imagegen"
     jwt_audience: str = "imagegen"
+
+    @model_validator(mode="after")
+    def _provider_call_fits_the_worker(self) -> Settings:
+        if self.openai_timeout >= self.batch_timeout:
+            raise ValueError(
+                f"OPENAI_TIMEOUT ({self.openai_timeout}s) must be below BATCH_TIMEOUT ({self.batch_timeout}s), "
+                "the worker's timeout"
+            )
+        return self
 
 
 @cache

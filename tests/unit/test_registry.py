@@ -73,6 +73,15 @@ def test_a_retired_configured_model_maps_to_the_default() -> None:
     assert choice.model.name == "gpt-image-2" and choice.mapped_from_retired
 
 
+def test_a_provider_timeout_longer_than_the_worker_is_refused_at_start() -> None:
+    from pydantic import ValidationError
+
+    from imagegen.config import Settings
+
+    with pytest.raises(ValidationError, match="OPENAI_TIMEOUT"):
+        Settings(openai_timeout=300, batch_timeout=300)
+
+
 def test_unknown_model_is_refused_with_the_known_ones() -> None:
     with pytest.raises(ModelRefused, match="gpt-image-2"):
         choose_model("dall-e-9", "gpt-image-2")
