@@ -60,8 +60,8 @@ class Settings(BaseSettings):
     def _provider_call_fits_the_worker(self) -> Settings:
         if self.openai_timeout >= self.batch_timeout:
             raise ValueError(
-                f"OPENAI_TIMEOUT ({self.openai_timeout}s) must be below BATCH_TIMEOUT ({self.batch_timeout}s), "
-                "the worker's timeout"
+                f"OPENAI_TIMEOUT ({self.openai_timeout}s) must be below BATCH_TIMEOUT "
+                f"({self.batch_timeout}s), the worker's timeout"
             )
         return self
 
