@@ -11,7 +11,7 @@ from aws_lambda_powertools import Logger
 from imagegen.config import Settings
 from imagegen.errors import InvalidRequestError
 from imagegen.models.domain import ImageSpec
-from imagegen.models.requests import BatchRequest, BlogImageRequest, IconRequest
+from imagegen.models.requests import BatchRequest, BlogImageRequest, IconOptions, IconRequest
 from imagegen.providers.registry import ModelRefused, check_request, choose_model
 
 logger = Logger(child=True)
@@ -53,7 +53,7 @@ def model_fields(
     """Model, quality, format and background of a request; InvalidRequestError (400) before queueing."""
     width, height = _size(request.size or settings.openai_image_size)
     quality = request.quality or settings.openai_image_quality
-    background = request.background if isinstance(request, IconRequest | BatchRequest) else "auto"
+    background = request.background if isinstance(request, IconOptions) else "auto"
     try:
         choice = choose_model(request.model, settings.openai_model)
         check_request(choice, width, height, quality, background, request.output_format, prompt)

@@ -57,10 +57,9 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class IconRequest(_Strict):
-    """POST /api/icons/generate: one icon for a category."""
+class IconOptions(_Strict):
+    """How icons are drawn: shared by single icons and batches."""
 
-    category: Category
     style: Style = "modern"
     color_scheme: ColorScheme = "colorful"
     custom_elements: Annotated[list[Element], Field(max_length=10)] = []
@@ -70,6 +69,12 @@ class IconRequest(_Strict):
     output_format: OutputFormat = "png"
     background: Background = "auto"
     derivatives: Derivatives = []
+
+
+class IconRequest(IconOptions):
+    """POST /api/icons/generate: one icon for a category."""
+
+    category: Category
 
 
 class BlogImageRequest(_Strict):
@@ -85,20 +90,11 @@ class BlogImageRequest(_Strict):
     output_format: OutputFormat = "png"
 
 
-class BatchRequest(_Strict):
+class BatchRequest(IconOptions):
     """POST /api/icons/generate/batch: categories x variations icons."""
 
     categories: Annotated[list[Category], Field(min_length=1, max_length=MAX_CATEGORIES)]
-    style: Style = "modern"
-    color_scheme: ColorScheme = "colorful"
-    custom_elements: Annotated[list[Element], Field(max_length=10)] = []
     variations_per_category: Annotated[int, Field(ge=1, le=MAX_VARIATIONS)] = 1
-    size: Size | None = None  # default: OPENAI_IMAGE_SIZE
-    model: ModelName | None = None
-    quality: Quality | None = None
-    output_format: OutputFormat = "png"
-    background: Background = "auto"
-    derivatives: Derivatives = []
 
     @model_validator(mode="after")
     def _bounded_total(self) -> BatchRequest:
