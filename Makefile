@@ -61,6 +61,7 @@ bench: $(BIN)/imagegen  ## prints the figures quoted in issues
 	$(BIN)/python bench/api_latency.py
 	$(BIN)/python bench/import_time.py
 	$(BIN)/python bench/render.py
+	$(BIN)/python bench/suggestions.py
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

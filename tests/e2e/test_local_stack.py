@@ -85,7 +85,12 @@ def test_requests_without_a_valid_token_never_reach_a_handler(client: Client) ->
             "/api/icons/generate", json=ORIGINAL_ICON, headers={"Authorization": f"Bearer {bad}"}
         )
         assert answer.status_code == 403 and answer.json() == {"message": "Forbidden"}
-    for path in ("/api/icons/batches", "/api/openapi.json", "/api/images/icons/x/y.png"):
+    for path in (
+        "/api/icons/batches",
+        "/api/openapi.json",
+        "/api/images/icons/x/y.png",
+        "/api/icons/categories/suggestions?q=tools",
+    ):
         assert client.http.get(path).status_code == 401
     assert client.keys() == before
 

@@ -231,3 +231,30 @@ def test_formats_transparency_and_derivatives_are_stored_and_listed(deployed: De
         body={"category": "tools", "background": "transparent", "output_format": "jpeg"},
     )
     assert code == 400 and "png or webp" in refused["message"]
+
+
+def test_category_suggestions_rank_what_was_typed(deployed: Deployed) -> None:
+    code, _, body = deployed.call(
+        "status", "GET", "/api/icons/categories/suggestions", query={"q": "ofice suplies"}
+    )
+    assert code == 200
+    assert body["suggestions"][0]["category"] == "Office Supplies"
+    assert body["suggestions"][0]["score"] >= 80 and len(body["suggestions"]) <= 8
+    for query in ({}, {"q": "x" * 101}, {"q": "tools", "limit": "21"}, {"q": "tools", "limit": "0"}):
+        code, _, error = deployed.call("status", "GET", "/api/icons/categories/suggestions", query=query)
+        assert code == 400 and error["error"] == "invalid_request"
+
+
+def test_the_category_match_is_recorded_in_the_metadata(deployed: Deployed) -> None:
+    deployed.call("generate", "POST", "/api/icons/generate", body={"category": "Office_Supplies"})
+    deployed.call("generate", "POST", "/api/icons/generate", body={"category": "zzyzx qwerty"})
+    deployed.drain()
+    matched = json.loads(
+        deployed.get_object(next(k for k in deployed.keys("icons/office_supplies/") if k.endswith(".json")))
+    )
+    assert (matched["category"], matched["category_match"]) == ("Office_Supplies", "Office Supplies")
+    assert matched["category_match_score"] == 100.0
+    unknown = json.loads(
+        deployed.get_object(next(k for k in deployed.keys("icons/zzyzx_qwerty/") if k.endswith(".json")))
+    )
+    assert unknown["category_match"] is None and "zzyzx qwerty" in unknown["prompt"]

@@ -9,10 +9,11 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from imagegen.api.http import caller_of, json_response
+from imagegen.logic.categories import suggestions
 from imagegen.logic.images import image_location
 from imagegen.logic.jobs import MAX_PAGE, job_result, job_status, list_jobs
 from imagegen.logic.services import default_services
-from imagegen.models.responses import JobListOut, JobResultOut, JobStatusOut
+from imagegen.models.responses import JobListOut, JobResultOut, JobStatusOut, SuggestionsOut
 
 router = Router()
 IMAGES_PREFIX = "/api/images/"
@@ -34,6 +35,17 @@ def batches(
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> Response[JobListOut]:
     return json_response(200, list_jobs(caller_of(router), limit, cursor, default_services()))
+
+
+@router.get(
+    "/api/icons/categories/suggestions", summary="Categories ranked for what was typed", tags=["icons"]
+)
+def category_suggestions(
+    q: Annotated[str, Query(min_length=1, max_length=100)],
+    limit: Annotated[int, Query(ge=1, le=20)] = 8,
+) -> Response[SuggestionsOut]:
+    caller_of(router)  # authorized callers only, like every route
+    return json_response(200, suggestions(q, limit))
 
 
 # A key has slashes (posts/53/sections/2/raw/x.png): a catch-all pattern, as API Gateway's {key+}.

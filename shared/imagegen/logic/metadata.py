@@ -18,6 +18,8 @@ def build_metadata(
         "post_id": spec.post_id,
         "section_id": spec.section_id,
         "category": spec.category,
+        "category_match": spec.category_match,
+        "category_match_score": spec.category_score,
         "prompt": spec.prompt,
         "image_path": image_path,
         "generated_at": generated_at.isoformat(),

@@ -10,6 +10,7 @@ from aws_lambda_powertools import Logger
 
 from imagegen.config import Settings
 from imagegen.errors import InvalidRequestError
+from imagegen.logic.categories import best_match
 from imagegen.models.domain import ImageSpec
 from imagegen.models.requests import BatchRequest, BlogImageRequest, IconOptions, IconRequest
 from imagegen.providers.registry import ModelRefused, check_request, choose_model
@@ -80,6 +81,7 @@ def icon_specs(request: IconRequest | BatchRequest, job_id: str, settings: Setti
     fields = model_fields(request, longest, settings)
     specs = []
     for n, category in enumerate(categories):
+        match = best_match(category)
         for variation in range(1, variations + 1):
             specs.append(
                 ImageSpec(
@@ -96,6 +98,9 @@ def icon_specs(request: IconRequest | BatchRequest, job_id: str, settings: Setti
                     custom_elements=tuple(request.custom_elements),
                     variation=variation,
                     derivatives=tuple(request.derivatives),
+                    category_match=match.category.name if match else None,
+                    category_score=match.score if match else None,
+                    catalogue_icon=match.category.icon if match else None,
                     **fields,
                 )
             )

@@ -56,6 +56,9 @@ class ImageSpec(BaseModel):
     output_format: str = "png"
     background: str = "auto"
     derivatives: tuple[int, ...] = ()  # square sizes stored beside an icon: key_<N>px.<ext>
+    category_match: str | None = None  # the catalogue category the user's words matched, if any
+    category_score: float | None = None
+    catalogue_icon: str | None = None  # that category's icon, for the offline renderer
 
     @property
     def size(self) -> str:

@@ -58,6 +58,19 @@ class JobResultOut(BaseModel):
     items: list[ItemOut]
 
 
+class SuggestionOut(BaseModel):
+    category: str
+    parent: str | None
+    score: float
+    matched: str
+    icon: str
+
+
+class SuggestionsOut(BaseModel):
+    query: str
+    suggestions: list[SuggestionOut]
+
+
 class JobListOut(BaseModel):
     batches: list[JobStatusOut]
     next_cursor: str | None

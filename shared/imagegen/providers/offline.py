@@ -58,7 +58,12 @@ def _paste_glyph(canvas: Image.Image, name: str, box: tuple[int, int, int], colo
 
 def icon_names(spec: ImageSpec) -> tuple[list[str], list[str]]:
     """Icons for the category (best first), and one for each custom element that has one."""
-    names = icon_set.search(spec.category or spec.prompt, limit=4)
+    found = icon_set.search(spec.category or spec.prompt, limit=4)
+    names = (
+        [spec.catalogue_icon, *(n for n in found if n != spec.catalogue_icon)]
+        if spec.catalogue_icon
+        else found
+    )
     elements = [icon_set.search(element, limit=1)[0] for element in spec.custom_elements]
     return names, [name for name in elements if name != icon_set.FALLBACK]
 
