@@ -8,39 +8,21 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from imagegen import templates
 from imagegen.config import Settings
 from imagegen.errors import InvalidRequestError
 from imagegen.logic.categories import best_match
+from imagegen.logic.prompts import blog_prompt, fit_prompt, icon_prompt
 from imagegen.models.domain import ImageSpec
 from imagegen.models.requests import BatchRequest, BlogImageRequest, IconOptions, IconRequest
-from imagegen.providers.registry import ModelRefused, check_request, choose_model
+from imagegen.providers.registry import MODELS, ModelRefused, check_request, choose_model
 
 logger = Logger(child=True)
-
-_COLOUR_WORDS = {
-    "monochrome": "a monochrome palette",
-    "colorful": "a bright, colourful palette",
-    "brand_colors": "brand colours (deep blue and orange)",
-    "blue_tones": "shades of blue",
-    "warm_tones": "warm oranges, reds and yellows",
-    "pastel": "soft pastel colours",
-    "dark": "light shapes on a dark background",
-}
 
 
 def category_slug(category: str) -> str:
     """`Office Supplies` -> `office_supplies`: a safe, stable key segment."""
     return re.sub(r"[^a-z0-9]+", "_", category.lower()).strip("_")[:64] or "category"
-
-
-def icon_prompt(category: str, style: str, color_scheme: str, elements: list[str], variation: int) -> str:
-    """A first prompt template (issue 4 replaces it with versioned templates)."""
-    featuring = f", featuring {', '.join(elements)}" if elements else ""
-    return (
-        f"A {style} icon representing the product category '{category}'{featuring}, "
-        f"in {_COLOUR_WORDS[color_scheme]}. "
-        f"Centred single subject, plain background, no text, legible at 32 pixels. Variation {variation}."
-    )
 
 
 def _size(size: str) -> tuple[int, int]:
@@ -75,20 +57,26 @@ def icon_specs(request: IconRequest | BatchRequest, job_id: str, settings: Setti
     categories = [request.category] if isinstance(request, IconRequest) else request.categories
     variations = 1 if isinstance(request, IconRequest) else request.variations_per_category
     width, height = _size(request.size or settings.openai_image_size)
-    longest = icon_prompt(
-        categories[0], request.style, request.color_scheme, request.custom_elements, variations
-    )
-    fields = model_fields(request, longest, settings)
+    fields = model_fields(request, "", settings)
+    limit = MODELS[fields["model"]].max_prompt_chars
     specs = []
     for n, category in enumerate(categories):
         match = best_match(category)
         for variation in range(1, variations + 1):
+            prompt = icon_prompt(
+                category,
+                match.category if match else None,
+                request.style,
+                request.color_scheme,
+                request.custom_elements,
+                variation,
+                request.background,
+                request.brand_colors,
+            )
             specs.append(
                 ImageSpec(
                     kind="icon",
-                    prompt=icon_prompt(
-                        category, request.style, request.color_scheme, request.custom_elements, variation
-                    ),
+                    prompt=fit_prompt(prompt, limit),
                     width=width,
                     height=height,
                     key=f"icons/{category_slug(category)}/{job_id}_{n:03d}_v{variation}.{request.output_format}",
@@ -101,6 +89,8 @@ def icon_specs(request: IconRequest | BatchRequest, job_id: str, settings: Setti
                     category_match=match.category.name if match else None,
                     category_score=match.score if match else None,
                     catalogue_icon=match.category.icon if match else None,
+                    brand_colors=tuple(request.brand_colors),
+                    template_version=templates.version(),
                     **fields,
                 )
             )
@@ -112,11 +102,13 @@ def blog_spec(request: BlogImageRequest, job_id: str, now: datetime, settings: S
     width, height = _size(request.size)
     return ImageSpec(
         kind="blog",
-        prompt=request.prompt,
+        prompt=blog_prompt(request.prompt, request.template),
+        user_prompt=request.prompt if request.template else None,
+        template_version=f"{templates.version()}:{request.template}" if request.template else None,
         width=width,
         height=height,
         key=f"posts/{request.post_id}/sections/{request.section_id}/raw/{filename}.{request.output_format}",
         post_id=request.post_id,
         section_id=request.section_id,
-        **model_fields(request, request.prompt, settings),
+        **model_fields(request, blog_prompt(request.prompt, request.template), settings),
     )

@@ -59,6 +59,9 @@ class ImageSpec(BaseModel):
     category_match: str | None = None  # the catalogue category the user's words matched, if any
     category_score: float | None = None
     catalogue_icon: str | None = None  # that category's icon, for the offline renderer
+    brand_colors: tuple[str, ...] = ()
+    template_version: str | None = None
+    user_prompt: str | None = None  # the author's own words when a blog template built `prompt`
 
     @property
     def size(self) -> str:

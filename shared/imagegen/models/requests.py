@@ -6,14 +6,31 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from imagegen import templates
+
 MAX_PROMPT_CHARS = 4000
 MAX_CATEGORIES = 100
 MAX_VARIATIONS = 10
 MAX_BATCH_ITEMS = 500
 MAX_BODY_BYTES = 64 * 1024
 
-Style = Literal["minimal", "detailed", "flat", "modern", "vintage", "abstract", "realistic"]
-ColorScheme = Literal["monochrome", "colorful", "brand_colors", "blue_tones", "warm_tones", "pastel", "dark"]
+# Styles, colour schemes and blog templates are data (data/prompt_templates.json): add one there.
+Style = Annotated[
+    str,
+    AfterValidator(templates.one_of(templates.styles(), "style")),
+    Field(json_schema_extra={"enum": list(templates.styles())}),
+]
+ColorScheme = Annotated[
+    str,
+    AfterValidator(templates.one_of(templates.color_schemes(), "color_scheme")),
+    Field(json_schema_extra={"enum": list(templates.color_schemes())}),
+]
+BlogTemplate = Annotated[
+    str,
+    AfterValidator(templates.one_of(templates.blog_templates(), "template")),
+    Field(json_schema_extra={"enum": list(templates.blog_templates())}),
+]
+HexColor = Annotated[str, StringConstraints(pattern=r"^#[0-9A-Fa-f]{6}$")]
 
 # Ids become S3 key segments: a closed alphabet makes `../` and friends impossible.
 Ident = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
@@ -69,6 +86,13 @@ class IconOptions(_Strict):
     output_format: OutputFormat = "png"
     background: Background = "auto"
     derivatives: Derivatives = []
+    brand_colors: Annotated[list[HexColor], Field(max_length=5)] = []  # with color_scheme brand_colors
+
+    @model_validator(mode="after")
+    def _brand_colours_need_the_brand_scheme(self) -> IconOptions:
+        if self.brand_colors and self.color_scheme != "brand_colors":
+            raise ValueError("brand_colors go with color_scheme 'brand_colors'")
+        return self
 
 
 class IconRequest(IconOptions):
@@ -88,6 +112,7 @@ class BlogImageRequest(_Strict):
     model: ModelName | None = None
     quality: Quality | None = None
     output_format: OutputFormat = "png"
+    template: BlogTemplate | None = None  # the prompt is used as written unless a template is asked for
 
 
 class BatchRequest(IconOptions):

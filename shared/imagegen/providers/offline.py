@@ -13,6 +13,7 @@ import random
 
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageOps
 
+from imagegen import templates
 from imagegen.models.domain import ImageSpec
 from imagegen.providers import icon_set
 from imagegen.providers.base import GeneratedImage
@@ -20,15 +21,17 @@ from imagegen.providers.validation import CONTENT_TYPES, encode
 
 RGB = tuple[int, int, int]
 
-PALETTES: dict[str, tuple[RGB, RGB, RGB, RGB]] = {  # background top, background bottom, main, accent
-    "monochrome": ((245, 245, 245), (200, 200, 200), (40, 40, 40), (120, 120, 120)),
-    "colorful": ((255, 214, 102), (255, 107, 107), (72, 52, 212), (29, 209, 161)),
-    "brand_colors": ((235, 244, 255), (190, 214, 255), (13, 71, 161), (255, 111, 0)),
-    "blue_tones": ((224, 242, 254), (125, 185, 232), (12, 74, 110), (56, 189, 248)),
-    "warm_tones": ((255, 237, 213), (251, 146, 60), (154, 52, 18), (234, 179, 8)),
-    "pastel": ((253, 242, 248), (221, 214, 254), (167, 139, 250), (249, 168, 212)),
-    "dark": ((30, 41, 59), (2, 6, 23), (226, 232, 240), (56, 189, 248)),
-}
+
+def _palette(spec: ImageSpec) -> tuple[RGB, RGB, RGB, RGB]:
+    """The colour scheme's palette from the prompt templates; brand colours replace main and accent."""
+    top, bottom, main, accent = templates.palette(spec.color_scheme or "colorful")
+    hexes = [tuple(int(h[i : i + 2], 16) for i in (1, 3, 5)) for h in spec.brand_colors]
+    if hexes:
+        main = hexes[0]  # type: ignore[assignment]
+        accent = hexes[1] if len(hexes) > 1 else accent  # type: ignore[assignment]
+    return top, bottom, main, accent  # type: ignore[return-value]
+
+
 _SEPIA = ((244, 232, 208), (214, 190, 150), (92, 58, 33), (160, 82, 45))
 
 
@@ -79,7 +82,7 @@ def render_icon(spec: ImageSpec) -> Image.Image:
     scale = 2  # draw at twice the size and downsample: cheap anti-aliasing
     size = (spec.width * scale, spec.height * scale)
     style = spec.style or "modern"
-    top, bottom, main, accent = _SEPIA if style == "vintage" else PALETTES[spec.color_scheme or "colorful"]
+    top, bottom, main, accent = _SEPIA if style == "vintage" else _palette(spec)
     names, elements = icon_names(spec)
     # Variations differ on purpose: 1 centred, 2 off-centre with a companion, 3 tilted, 4 mirrored and
     # smaller; from the fifth on, the next matching icon takes the lead.
@@ -188,7 +191,7 @@ def render_blog(spec: ImageSpec) -> Image.Image:
     rng = random.Random(_seed(spec))
     width, height = spec.width, spec.height
     symbols = [name for name in icon_set.search(spec.prompt, limit=3) if name != icon_set.FALLBACK]
-    palette_name = rng.choice(list(PALETTES))
+    palette_name = rng.choice(templates.color_schemes())
     for word, name in (
         ("night", "dark"),
         ("dark", "dark"),
@@ -204,7 +207,7 @@ def render_blog(spec: ImageSpec) -> Image.Image:
         if word in icon_set.words(spec.prompt):
             palette_name = name
             break
-    top, bottom, main, accent = PALETTES[palette_name]
+    top, bottom, main, accent = templates.palette(palette_name)
     canvas = _gradient((width, height), top, bottom)
     draw = ImageDraw.Draw(canvas)
     sun_r = min(width, height) // 8
