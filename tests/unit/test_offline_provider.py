@@ -11,7 +11,7 @@ from imagegen.errors import PermanentGenerationError
 from imagegen.models.domain import ImageSpec
 from imagegen.providers import icon_set
 from imagegen.providers.offline import OfflineProvider
-from imagegen.providers.validation import validate_png
+from imagegen.providers.validation import validate_image
 from tests.helpers import png_size
 
 PROVIDER = OfflineProvider()
@@ -94,19 +94,19 @@ def test_custom_elements_appear_in_the_icon() -> None:
 
 def test_validation_rejects_truncated_wrong_size_and_non_png_bytes() -> None:
     data = PROVIDER.generate(_icon(width=256, height=256)).data
-    validate_png(data, 256, 256, 5_000_000)
+    validate_image(data, "png", 256, 256, 5_000_000)
     for bad, width, height in ((data[:-200], 256, 256), (data, 512, 512), (b"GIF89a" + data, 256, 256)):
         with pytest.raises(PermanentGenerationError):
-            validate_png(bad, width, height, 5_000_000)
+            validate_image(bad, "png", width, height, 5_000_000)
     with pytest.raises(PermanentGenerationError):
-        validate_png(data, 256, 256, 100)
+        validate_image(data, "png", 256, 256, 100)
 
 
 def test_validation_rejects_a_decompression_bomb_before_decoding_it() -> None:
     bomb = io.BytesIO()
     Image.new("1", (20000, 20000)).save(bomb, format="PNG")  # tiny file, 400 Mpixels
     with pytest.raises(PermanentGenerationError):
-        validate_png(bomb.getvalue(), 1024, 1024, 5_000_000)
+        validate_image(bomb.getvalue(), "png", 1024, 1024, 5_000_000)
 
 
 def test_all_ten_variations_of_one_request_are_distinct() -> None:

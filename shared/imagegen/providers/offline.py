@@ -23,16 +23,17 @@ RGB = tuple[int, int, int]
 
 
 def _palette(spec: ImageSpec) -> tuple[RGB, RGB, RGB, RGB]:
-    """The colour scheme's palette from the prompt templates; brand colours replace main and accent."""
+    """The style's own palette (vintage's sepia) from the prompt templates, else the colour scheme's,
+    whose main and accent brand colours replace."""
+    own = templates.templates()["styles"].get(spec.style or "", {}).get("palette")
+    if own:
+        return tuple(tuple(colour) for colour in own)  # type: ignore[return-value]
     top, bottom, main, accent = templates.palette(spec.color_scheme or "colorful")
     hexes = [tuple(int(h[i : i + 2], 16) for i in (1, 3, 5)) for h in spec.brand_colors]
     if hexes:
         main = hexes[0]  # type: ignore[assignment]
         accent = hexes[1] if len(hexes) > 1 else accent  # type: ignore[assignment]
     return top, bottom, main, accent  # type: ignore[return-value]
-
-
-_SEPIA = ((244, 232, 208), (214, 190, 150), (92, 58, 33), (160, 82, 45))
 
 
 def _seed(spec: ImageSpec) -> int:
@@ -82,7 +83,7 @@ def render_icon(spec: ImageSpec) -> Image.Image:
     scale = 2  # draw at twice the size and downsample: cheap anti-aliasing
     size = (spec.width * scale, spec.height * scale)
     style = spec.style or "modern"
-    top, bottom, main, accent = _SEPIA if style == "vintage" else _palette(spec)
+    top, bottom, main, accent = _palette(spec)
     names, elements = icon_names(spec)
     # Variations differ on purpose: 1 centred, 2 off-centre with a companion, 3 tilted, 4 mirrored and
     # smaller; from the fifth on, the next matching icon takes the lead.

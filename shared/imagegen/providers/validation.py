@@ -48,10 +48,6 @@ def validate_image(data: bytes, fmt: str, width: int, height: int, max_bytes: in
         ) from error
 
 
-def validate_png(data: bytes, width: int, height: int, max_bytes: int) -> None:
-    validate_image(data, "png", width, height, max_bytes)
-
-
 def encode(image: Image.Image, fmt: str) -> bytes:
     """Encode a picture as `fmt` (JPEG has no alpha: flattened on white)."""
     if fmt == "jpeg" and image.mode in ("RGBA", "LA", "P"):
