@@ -9,6 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from imagegen.logic.run_item import run_item
 from imagegen.logic.services import default_services
+from imagegen.logic.usage import metrics
 from imagegen.models.domain import ItemMessage
 
 logger = Logger()
@@ -23,7 +24,9 @@ def record_handler(record: SQSRecord) -> None:
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    default_services().idempotency_config.register_lambda_context(context)  # in-progress records expire
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )

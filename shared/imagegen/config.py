@@ -29,6 +29,15 @@ class Settings(BaseSettings):
     openai_timeout: Annotated[float, Field(gt=0, le=600)] = 60
     openai_rate_limit_rpm: Annotated[int, Field(ge=1)] = 5
     openai_rate_limit_tpm: Annotated[int, Field(ge=1)] = 100_000
+    # The shared limiter: images allowed back to back (providers enforce a minute's limit over
+    # shorter windows), the fraction of the limit aimed at (headroom for clock and network jitter),
+    # how long a worker may wait in process for its slot (longer waits go back to the queue), how
+    # fast a rate lowered by a 429 climbs back, and how long insufficient_quota pauses everyone.
+    openai_rate_limit_burst: Annotated[int, Field(ge=1, le=100)] = 1
+    rate_limit_target: Annotated[float, Field(ge=0.5, le=1.0)] = 0.98
+    rate_limit_max_wait_seconds: Annotated[float, Field(ge=0, le=10)] = 2.0
+    rate_limit_recovery_seconds: Annotated[int, Field(ge=1, le=3600)] = 30
+    quota_pause_seconds: Annotated[int, Field(ge=10, le=86_400)] = 900
     image_provider: Literal["auto", "offline", "openai"] = "auto"
 
     # Images and batches.
@@ -38,8 +47,17 @@ class Settings(BaseSettings):
     batch_timeout: Annotated[int, Field(ge=10, le=900)] = 300
     batch_max_concurrent: Annotated[int, Field(ge=1, le=100)] = 3
 
+    # Per-user limits and the request cache. QUOTA_IMAGES_PER_DAY=0 means no daily quota.
+    quota_images_per_day: Annotated[int, Field(ge=0, le=1_000_000)] = 500
+    cache_enabled: bool = True
+    cache_scope: Literal["owner", "shared"] = "owner"
+    cache_ttl_days: Annotated[int, Field(ge=1, le=3650)] = 30
+
     # Resources (the template sets these; the defaults are the local stack's names).
     jobs_table: str = "imagegen-jobs"
+    limits_table: str = "imagegen-limits"
+    cache_table: str = "imagegen-cache"
+    idempotency_table: str = "imagegen-idempotency"
     images_bucket: str = "imagegen-images"
     queue_url: str = ""
     job_ttl_days: Annotated[int, Field(ge=1, le=3650)] = 30

@@ -39,3 +39,47 @@ class TransientGenerationError(ImagegenError):
     """A failure that may pass on retry (timeouts, 5xx, throttling)."""
 
     code = "generation_retry"
+
+
+class ProviderRateLimitedError(TransientGenerationError):
+    """The provider answered 429 for its rate limit; `retry_after` is its Retry-After, if it sent one."""
+
+    code = "provider_rate_limited"
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ProviderQuotaExhaustedError(PermanentGenerationError):
+    """The provider account is out of quota (OpenAI `insufficient_quota`): never retried."""
+
+    code = "provider_quota_exhausted"
+
+
+class QuotaExceededError(ImagegenError):
+    """The caller's daily image quota would be exceeded; `retry_after` is seconds until it resets."""
+
+    code = "quota_exceeded"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class BudgetExceededError(ImagegenError):
+    """The batch's estimated cost is above the ceiling its caller set."""
+
+    code = "budget_exceeded"
+
+
+class IdempotencyInProgressError(ImagegenError):
+    """A request with the same Idempotency-Key is still being answered."""
+
+    code = "idempotency_in_progress"
+
+
+class IdempotencyKeyReusedError(ImagegenError):
+    """The Idempotency-Key was used before for a different request."""
+
+    code = "idempotency_key_reused"

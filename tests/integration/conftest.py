@@ -114,6 +114,9 @@ def deployed(
     moto.create_resources(template, SECRET)
     env = {
         "JOBS_TABLE": template.physical["JobsTable"]["Ref"],
+        "LIMITS_TABLE": template.physical["LimitsTable"]["Ref"],
+        "CACHE_TABLE": template.physical["CacheTable"]["Ref"],
+        "IDEMPOTENCY_TABLE": template.physical["IdempotencyTable"]["Ref"],
         "IMAGES_BUCKET": template.physical["ImagesBucket"]["Ref"],
         "QUEUE_URL": template.physical["GenerateQueue"]["Ref"],
         "JWT_SECRET_ARN": template.physical["JwtSecret"]["Ref"],

@@ -6,9 +6,19 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyItemAlreadyExistsError,
+    IdempotencyItemNotFoundError,
+)
+from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
+
 from imagegen.config import Settings
+from imagegen.local.lambdas import LocalContext
+from imagegen.logic.rate_limits import LimiterState
 from imagegen.logic.services import Services
 from imagegen.models.domain import (
+    CacheEntry,
     ImageSpec,
     Item,
     ItemMessage,
@@ -95,6 +105,14 @@ class FakeJobs:
             setattr(counts, state.value, getattr(counts, state.value) + 1)
             return True
 
+    def release_item(self, job_id: str, index: int) -> bool:
+        with self.lock:
+            item = self.items[(job_id, index)]
+            if item.state != ItemState.RUNNING:
+                return False
+            item.state = ItemState.QUEUED
+            return True
+
     def request_cancel(self, job_id: str, now: datetime) -> None:
         self.jobs[job_id].cancel_requested = True
 
@@ -129,11 +147,15 @@ class FakeImages:
     def presigned_get(self, key: str, expires_in: int) -> str:
         return f"https://bucket.example/{key}?expires={expires_in}"
 
+    def read(self, key: str) -> bytes | None:
+        return self.objects[key][0] if key in self.objects else None
+
 
 class FakeQueue:
     def __init__(self) -> None:
         self.sent: list[ItemMessage] = []
         self.delays: list[tuple[str, int]] = []
+        self.requeued: list[tuple[ItemMessage, int]] = []
 
     def send_items(self, messages: list[ItemMessage]) -> None:
         self.sent.extend(messages)
@@ -141,11 +163,121 @@ class FakeQueue:
     def delay(self, receipt_handle: str, seconds: int) -> None:
         self.delays.append((receipt_handle, seconds))
 
+    def requeue(self, message: ItemMessage, delay_seconds: int) -> None:
+        self.requeued.append((message, delay_seconds))
+
+
+class FakeLimits:
+    """The limits table's rows in memory, with its versioned and conditional writes."""
+
+    def __init__(self) -> None:
+        self.limiters: dict[str, LimiterState] = {}
+        self.daily: dict[tuple[str, str], int] = {}
+        self.stats: dict[str, dict[str, float]] = {}
+        self.lock = threading.Lock()
+
+    def read_limiter(self, name: str) -> LimiterState | None:
+        return self.limiters.get(name)
+
+    def write_limiter(self, name: str, state: LimiterState, expected_version: int) -> bool:
+        with self.lock:
+            current = self.limiters.get(name)
+            if current is not None and current.version != expected_version:
+                return False
+            self.limiters[name] = state
+            return True
+
+    def reserve_daily(self, owner: str, day: str, count: int, limit: int, expires_at: int) -> bool:
+        with self.lock:
+            used = self.daily.get((owner, day), 0)
+            if used + count > limit:
+                return False
+            self.daily[(owner, day)] = used + count
+            return True
+
+    def release_daily(self, owner: str, day: str, count: int) -> None:
+        with self.lock:
+            if (owner, day) in self.daily:
+                self.daily[(owner, day)] -= count
+
+    def used_daily(self, owner: str, day: str) -> int:
+        return self.daily.get((owner, day), 0)
+
+    def add_usage(self, owner: str, counters: dict[str, float]) -> None:
+        with self.lock:
+            for who in {owner, "*"}:
+                row = self.stats.setdefault(who, {})
+                for name, value in counters.items():
+                    row[name] = row.get(name, 0) + value
+
+    def usage(self, owner: str) -> dict[str, float]:
+        return dict(self.stats.get(owner, {}))
+
+
+class FakeCache:
+    def __init__(self) -> None:
+        self.entries: dict[str, CacheEntry] = {}
+
+    def get(self, request_hash: str, now: datetime) -> CacheEntry | None:
+        entry = self.entries.get(request_hash)
+        return entry if entry and entry.expires_at > now.timestamp() else None
+
+    def put(self, entry: CacheEntry) -> None:
+        self.entries[entry.request_hash] = entry
+
+    def list_for(
+        self, owner: str, limit: int, start_key: dict[str, Any] | None
+    ) -> tuple[list[CacheEntry], Any]:
+        mine = sorted((e for e in self.entries.values() if e.owner == owner), key=lambda e: e.created_at)
+        return mine[::-1][:limit], None
+
+    def clear(self, owner: str | None) -> int:
+        gone = [h for h, e in self.entries.items() if owner is None or e.owner == owner]
+        for request_hash in gone:
+            del self.entries[request_hash]
+        return len(gone)
+
+
+class MemoryIdempotency(BasePersistenceLayer):
+    """Powertools idempotency records in memory, with the DynamoDB layer's conditional put."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: dict[str, DataRecord] = {}
+        self.lock = threading.Lock()
+
+    def _get_record(self, idempotency_key: str) -> DataRecord:
+        record = self.records.get(idempotency_key)
+        if record is None:
+            raise IdempotencyItemNotFoundError
+        return record
+
+    def _put_record(self, data_record: DataRecord) -> None:
+        with self.lock:
+            old = self.records.get(data_record.idempotency_key)
+            now = datetime.now().timestamp()
+            if old is not None and (old.expiry_timestamp or 0) >= now:
+                in_progress_expired = (
+                    old.status == "INPROGRESS"
+                    and old.in_progress_expiry_timestamp is not None
+                    and old.in_progress_expiry_timestamp < now * 1000
+                )
+                if not in_progress_expired:
+                    raise IdempotencyItemAlreadyExistsError(old_data_record=old)
+            self.records[data_record.idempotency_key] = data_record
+
+    def _update_record(self, data_record: DataRecord) -> None:
+        self.records[data_record.idempotency_key] = data_record
+
+    def _delete_record(self, data_record: DataRecord) -> None:
+        self.records.pop(data_record.idempotency_key, None)
+
 
 class ScriptedProvider:
     """Draws with the real offline renderer, or raises what the script says for the next calls."""
 
     name = "scripted"
+    rate_limited = False
 
     def __init__(self, *script: Exception | None) -> None:
         self.script = list(script)
@@ -170,12 +302,17 @@ class Clock:
 
 
 def make_services(provider: Any = None, **settings: Any) -> Services:
-    return Services(
+    services = Services(
         settings=Settings(retry_base_delay_seconds=2, **settings),
         jobs=FakeJobs(),
         images=FakeImages(),
         queue=FakeQueue(),
+        limits=FakeLimits(),
+        cache=FakeCache(),
+        idempotency=MemoryIdempotency(),
         provider_factory=lambda: provider or ScriptedProvider(),
         clock=Clock(),
         sleep=lambda _: None,
     )
+    services.idempotency_config.register_lambda_context(LocalContext("worker", 300))  # type: ignore[arg-type]
+    return services

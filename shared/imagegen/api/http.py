@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import Any, cast
 
@@ -13,7 +14,13 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyValidationError,
+)
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
 
 from imagegen import errors
 from imagegen.models.domain import Caller
@@ -27,7 +34,19 @@ ERROR_STATUS: dict[type[errors.ImagegenError], HTTPStatus] = {
     errors.ImageNotFoundError: HTTPStatus.NOT_FOUND,
     errors.JobFinishedError: HTTPStatus.CONFLICT,
     errors.ImageExistsError: HTTPStatus.CONFLICT,
+    errors.QuotaExceededError: HTTPStatus.TOO_MANY_REQUESTS,
+    errors.BudgetExceededError: HTTPStatus.UNPROCESSABLE_ENTITY,
+    errors.IdempotencyInProgressError: HTTPStatus.CONFLICT,
+    errors.IdempotencyKeyReusedError: HTTPStatus.UNPROCESSABLE_ENTITY,
 }
+IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:~-]{1,255}$")
+# A POST with an Idempotency-Key is answered once; the same key, caller and route replay the stored
+# answer for 24 h, and the same key with another body is refused (payload validation).
+API_IDEMPOTENCY = IdempotencyConfig(
+    event_key_jmespath="[owner, route, key]",
+    payload_validation_jmespath="body_sha256",
+    expires_after_seconds=24 * 3600,
+)
 MAX_WAIT_SECONDS = 25
 _PREFER_WAIT = re.compile(r"(?:^|[;,\s])wait\s*=\s*(\d{1,6})(?:$|[;,\s])")
 
@@ -60,6 +79,51 @@ def prefer_wait(router: Router) -> int:
     return min(int(match.group(1)), MAX_WAIT_SECONDS) if match else 0
 
 
+def _jsonable(body: Any) -> Any:
+    return body.model_dump(mode="json") if isinstance(body, BaseModel) else body
+
+
+def idempotent(router: Router, answer: Callable[[], Response[Any]]) -> Response[Any]:
+    """Answer a POST once per Idempotency-Key (Powertools idempotency on DynamoDB); without the
+    header, just answer."""
+    from imagegen.logic.services import default_services
+
+    event = router.current_event
+    key = event.headers.get("idempotency-key")
+    if key is None:
+        return answer()
+    if not IDEMPOTENCY_KEY.match(key):
+        raise errors.InvalidRequestError("Idempotency-Key must be 1-255 characters of A-Z a-z 0-9 . _ : ~ -")
+    claim = {
+        "owner": caller_of(router).sub,
+        "route": f"{event.http_method} {event.path}",
+        "key": key,
+        "body_sha256": hashlib.sha256((event.body or "").encode()).hexdigest(),
+    }
+
+    @idempotent_function(
+        data_keyword_argument="claim",
+        persistence_store=default_services().idempotency,
+        config=API_IDEMPOTENCY,
+    )
+    def respond(claim: dict[str, str]) -> dict[str, Any]:
+        response = answer()
+        return {"status": response.status_code, "headers": response.headers, "body": _jsonable(response.body)}
+
+    try:
+        stored = respond(claim=claim)
+    except IdempotencyAlreadyInProgressError:
+        raise errors.IdempotencyInProgressError(
+            "a request with this Idempotency-Key is still running"
+        ) from None
+    except IdempotencyValidationError:
+        raise errors.IdempotencyKeyReusedError(
+            "this Idempotency-Key was already used for a different request"
+        ) from None
+    headers = {name: str(value) for name, value in (stored.get("headers") or {}).items()}
+    return json_response(int(stored["status"]), stored["body"], headers=headers)
+
+
 def _describe(error: dict[str, Any]) -> str:
     where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
     return f"{where}: {error.get('msg', 'invalid')}" if where else str(error.get("msg", "invalid"))
@@ -79,6 +143,7 @@ class _Resolver(APIGatewayHttpResolver):
                 "body": json.dumps({"error": "body_too_large", "message": message}),
                 "isBase64Encoded": False,
             }
+        API_IDEMPOTENCY.register_lambda_context(context)  # a crashed request's key frees at its timeout
         return super().resolve(event, context)
 
 
@@ -98,7 +163,10 @@ def build_resolver(*routers: Router) -> APIGatewayHttpResolver:
     @app.exception_handler(errors.ImagegenError)
     def _domain(error: errors.ImagegenError) -> Response[Any]:
         status = ERROR_STATUS.get(type(error), HTTPStatus.INTERNAL_SERVER_ERROR)
-        return error_response(status, error.code, str(error))
+        response = error_response(status, error.code, str(error))
+        if isinstance(error, errors.QuotaExceededError):
+            response.headers["Retry-After"] = str(error.retry_after)
+        return response
 
     @app.not_found
     def _not_found(_: Exception) -> Response[Any]:

@@ -9,11 +9,20 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from imagegen.api.http import caller_of, json_response
+from imagegen.logic.cache import list_cached
 from imagegen.logic.categories import suggestions
 from imagegen.logic.images import image_location
 from imagegen.logic.jobs import MAX_PAGE, job_result, job_status, list_jobs
 from imagegen.logic.services import default_services
-from imagegen.models.responses import JobListOut, JobResultOut, JobStatusOut, SuggestionsOut
+from imagegen.logic.usage import stats
+from imagegen.models.responses import (
+    CachedListOut,
+    JobListOut,
+    JobResultOut,
+    JobStatusOut,
+    StatsOut,
+    SuggestionsOut,
+)
 
 router = Router()
 IMAGES_PREFIX = "/api/images/"
@@ -35,6 +44,19 @@ def batches(
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> Response[JobListOut]:
     return json_response(200, list_jobs(caller_of(router), limit, cursor, default_services()))
+
+
+@router.get("/api/icons/cached", summary="Your cached requests, newest first", tags=["cache"])
+def cached(
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+) -> Response[CachedListOut]:
+    return json_response(200, list_cached(caller_of(router), limit, cursor, default_services()))
+
+
+@router.get("/api/icons/stats", summary="Your generation figures (an admin: everyone's)", tags=["stats"])
+def usage_stats() -> Response[StatsOut]:
+    return json_response(200, stats(caller_of(router), default_services()))
 
 
 @router.get(

@@ -52,3 +52,13 @@ class ImagesBucket:
                 "get_object", Params={"Bucket": self.bucket_name, "Key": key}, ExpiresIn=expires_in
             )
         )
+
+    def read(self, key: str) -> bytes | None:
+        """The object's bytes, or None when there is no such object."""
+        try:
+            answer = self._s3.get_object(Bucket=self.bucket_name, Key=key)
+        except ClientError as error:
+            if error.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+        return bytes(answer["Body"].read())

@@ -66,6 +66,7 @@ def _item_from_row(row: dict[str, Any]) -> Item:
         attempts=int(data.get("attempts", 0)),
         model=data.get("model"),
         finished_at=data.get("finished_at"),
+        cache_hit=bool(data.get("cache_hit", False)),
     )
 
 
@@ -107,20 +108,22 @@ class JobsTable:
             "kind": {"S": job.kind},
             "state": {"S": job.state.value},
             "total": {"N": str(job.counts.total)},
-            "completed": {"N": "0"},
-            "failed": {"N": "0"},
-            "cancelled": {"N": "0"},
+            "completed": {"N": str(job.counts.completed)},
+            "failed": {"N": str(job.counts.failed)},
+            "cancelled": {"N": str(job.counts.cancelled)},
             "cancel_requested": {"BOOL": False},
             "created_at": {"S": job.created_at.isoformat()},
             "updated_at": {"S": job.updated_at.isoformat()},
             "expires_at": {"N": str(expires_at)},
         }
+        if job.finished_at:
+            job_row["finished_at"] = {"S": job.finished_at.isoformat()}
         self._db.put_item(
             TableName=self.table_name, Item=job_row, ConditionExpression="attribute_not_exists(pk)"
         )
 
     def _item_row(self, item: Item, expires_at: int) -> dict[str, Any]:
-        return {
+        row = {
             "pk": _pk(item.job_id),
             "sk": _item_sk(item.index),
             "job_id": {"S": item.job_id},
@@ -128,8 +131,14 @@ class JobsTable:
             "state": {"S": item.state.value},
             "spec": {"S": item.spec.model_dump_json()},
             "attempts": {"N": "0"},
+            "cache_hit": {"BOOL": item.cache_hit},
             "expires_at": {"N": str(expires_at)},
         }
+        if item.model:
+            row["model"] = {"S": item.model}
+        if item.finished_at:
+            row["finished_at"] = {"S": item.finished_at.isoformat()}
+        return row
 
     def get_job(self, job_id: str) -> Job | None:
         answer = self._db.get_item(
@@ -204,6 +213,23 @@ class JobsTable:
         except ClientError as error:
             if not _is_condition_failure(error):
                 raise
+        return True
+
+    def release_item(self, job_id: str, index: int) -> bool:
+        """running -> queued: the item waits for the rate limit again (and can be cancelled meanwhile)."""
+        try:
+            self._db.update_item(
+                TableName=self.table_name,
+                Key={"pk": _pk(job_id), "sk": _item_sk(index)},
+                UpdateExpression="SET #state = :queued",
+                ConditionExpression="#state = :running",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues=_values(queued="queued", running="running"),
+            )
+        except ClientError as error:
+            if _is_condition_failure(error):
+                return False
+            raise
         return True
 
     def finish_item(

@@ -38,3 +38,14 @@ class WorkQueue:
         self._sqs.change_message_visibility(
             QueueUrl=self.queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
         )
+
+    def requeue(self, message: ItemMessage, delay_seconds: int) -> None:
+        """Send the item again, delivered after `delay_seconds` (at most SQS's 900).
+
+        A new message rather than a longer visibility: every receive counts towards the queue's
+        maxReceiveCount, and an item waiting its turn at the rate limit has not failed."""
+        self._sqs.send_message(
+            QueueUrl=self.queue_url,
+            MessageBody=message.model_dump_json(),
+            DelaySeconds=max(0, min(int(delay_seconds), 900)),
+        )

@@ -7,16 +7,19 @@ import binascii
 import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
 from imagegen.errors import ImageExistsError, InvalidRequestError, JobFinishedError, JobNotFoundError
+from imagegen.logic import cache, usage
+from imagegen.logic.quotas import check_budget, release_images, reserve_images
 from imagegen.logic.services import Services
 from imagegen.logic.specs import blog_spec, icon_specs
 from imagegen.models.domain import (
     TERMINAL_JOB_STATES,
+    CacheEntry,
     Caller,
     Counts,
     ImageSpec,
@@ -36,6 +39,7 @@ from imagegen.models.responses import (
     JobResultOut,
     JobStatusOut,
 )
+from imagegen.providers.factory import provider_name
 
 logger = Logger(child=True)
 MAX_PAGE = 100
@@ -52,33 +56,92 @@ def result_url(job_id: str) -> str:
 def create_job(
     request: IconRequest | BlogImageRequest | BatchRequest, caller: Caller, services: Services
 ) -> JobAcceptedOut:
-    """Record a job and its items, then queue one message per item."""
+    """Record a job and its items, then queue one message per item the cache cannot answer.
+
+    Cache hits are copied at once and cost no quota. The new images are checked against the
+    caller's daily quota and the request's cost ceiling first: a refused request leaves nothing."""
     now = services.clock()
+    settings = services.settings
     job_id = uuid.uuid4().hex
     kind: JobKind
     if isinstance(request, BlogImageRequest):
-        kind, specs = "blog", [blog_spec(request, job_id, now, services.settings)]
+        kind, specs = "blog", [blog_spec(request, job_id, now, settings)]
         if request.filename and services.images.metadata_of(specs[0].key) is not None:
             raise ImageExistsError(f"an image named '{request.filename}' already exists in this section")
     else:
         kind, specs = (
             ("icon" if isinstance(request, IconRequest) else "batch"),
-            icon_specs(request, job_id, services.settings),
+            icon_specs(request, job_id, settings),
         )
+    provider = provider_name(settings)
+    if settings.cache_enabled and request.use_cache:
+        specs = [
+            spec.model_copy(
+                update={"request_hash": cache.request_hash(spec, caller.sub, provider, settings.cache_scope)}
+            )
+            for spec in specs
+        ]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        entries = list(pool.map(lambda spec: cache.find(spec, services), specs))
+    misses = [spec for spec, entry in zip(specs, entries, strict=True) if entry is None]
+    check_budget(misses, provider, getattr(request, "max_cost_usd", None))
+    reserve_images(caller.sub, len(misses), now, services)
+    try:
+        accepted = _record_job(job_id, kind, specs, entries, caller, now, services)
+    except Exception:
+        release_images(caller.sub, now, len(misses), services)
+        raise
+    hits = len(specs) - len(misses)
+    if hits:
+        usage.record_event(services, caller.sub, "cache_hits", hits)
+    return accepted
+
+
+def _record_job(
+    job_id: str,
+    kind: JobKind,
+    specs: list[ImageSpec],
+    entries: list[CacheEntry | None],
+    caller: Caller,
+    now: datetime,
+    services: Services,
+) -> JobAcceptedOut:
+    hits = [n for n, entry in enumerate(entries) if entry is not None]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for done in pool.map(
+            lambda n: cache.serve(specs[n], entries[n], job_id, n, caller.sub, services),  # type: ignore[arg-type]
+            hits,
+        ):
+            del done
+    all_hits = len(hits) == len(specs)
     job = Job(
         job_id=job_id,
         owner=caller.sub,
         kind=kind,
-        state=JobState.QUEUED,
-        counts=Counts(total=len(specs)),
+        state=JobState.COMPLETED if all_hits else JobState.QUEUED,
+        counts=Counts(total=len(specs), completed=len(hits)),
         created_at=now,
         updated_at=now,
+        finished_at=now if all_hits else None,
     )
-    items = [Item(job_id=job_id, index=n, state=ItemState.QUEUED, spec=spec) for n, spec in enumerate(specs)]
+    items = [
+        Item(
+            job_id=job_id,
+            index=n,
+            state=ItemState.COMPLETED if entry else ItemState.QUEUED,
+            spec=spec,
+            cache_hit=entry is not None,
+            model=entry.model if entry else None,
+            finished_at=now if entry else None,
+        )
+        for n, (spec, entry) in enumerate(zip(specs, entries, strict=True))
+    ]
     expires_at = int((now + timedelta(days=services.settings.job_ttl_days)).timestamp())
     services.jobs.create(job, items, expires_at)
-    services.queue.send_items([ItemMessage(job_id=job_id, index=item.index) for item in items])
-    logger.info("job created", job_id=job_id, kind=kind, items=len(items))
+    services.queue.send_items(
+        [ItemMessage(job_id=job_id, index=item.index) for item in items if item.state == ItemState.QUEUED]
+    )
+    logger.info("job created", job_id=job_id, kind=kind, items=len(items), cache_hits=len(hits))
     return JobAcceptedOut(
         batch_id=job_id,
         state=job.state.value,
@@ -149,6 +212,7 @@ def _item_out(item: Item, services: Services) -> ItemOut:
         image_url=image_url(services, spec.key) if done else None,
         metadata_url=image_url(services, spec.metadata_key) if done else None,
         error=item.error,
+        cache_hit=item.cache_hit,
     )
 
 
@@ -172,16 +236,21 @@ def wait_for_job(job_id: str, caller: Caller, seconds: float, services: Services
         pause = min(pause * 1.5, 0.5)
 
 
-def _encode_cursor(key: dict[str, Any]) -> str:
+JOB_CURSOR_FIELDS = frozenset({"pk", "sk", "owner", "created_at"})
+
+
+def encode_cursor(key: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(key, default=str).encode()).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str, caller: Caller) -> dict[str, Any]:
+def decode_cursor(
+    cursor: str, caller: Caller, expected: frozenset[str] = JOB_CURSOR_FIELDS
+) -> dict[str, Any]:
+    """A listing cursor this API returned to this caller; anything else is a 400."""
     try:
         key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (binascii.Error, ValueError, UnicodeDecodeError) as error:
         raise InvalidRequestError("cursor is not one this API returned") from error
-    expected = {"pk", "sk", "owner", "created_at"}
     if not isinstance(key, dict) or set(key) != expected or key.get("owner") != caller.sub:
         raise InvalidRequestError("cursor is not one this API returned")
     if not all(isinstance(value, str) for value in key.values()):
@@ -191,10 +260,10 @@ def _decode_cursor(cursor: str, caller: Caller) -> dict[str, Any]:
 
 def list_jobs(caller: Caller, limit: int, cursor: str | None, services: Services) -> JobListOut:
     """The caller's batches, newest first."""
-    start_key = _decode_cursor(cursor, caller) if cursor else None
+    start_key = decode_cursor(cursor, caller) if cursor else None
     jobs, last_key = services.jobs.list_jobs(caller.sub, min(max(limit, 1), MAX_PAGE), start_key)
     return JobListOut(
-        batches=[_status_out(job) for job in jobs], next_cursor=_encode_cursor(last_key) if last_key else None
+        batches=[_status_out(job) for job in jobs], next_cursor=encode_cursor(last_key) if last_key else None
     )
 
 
@@ -235,6 +304,7 @@ def cancel_job(job_id: str, caller: Caller, services: Services) -> JobStatusOut:
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         cancelled = sum(pool.map(cancel, queued))
+    release_images(job.owner, job.created_at, cancelled, services)  # never drawn: back on the quota
     logger.info("job cancel requested", job_id=job_id, cancelled=cancelled)
     close_job_if_done(job_id, services)
     return job_status(job_id, caller, services)

@@ -9,11 +9,17 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any, Protocol
 
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
+from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
+
 from imagegen.config import Settings, get_settings
-from imagegen.models.domain import Item, ItemMessage, ItemState, Job, JobState
+from imagegen.logic.rate_limits import LimiterStore, SharedLimiter
+from imagegen.models.domain import CacheEntry, Item, ItemMessage, ItemState, Job, JobState
 
 if TYPE_CHECKING:
     from imagegen.providers.base import Provider
+
+IDEMPOTENCY_SECONDS = 24 * 3600  # how long an Idempotency-Key (or a stored item's record) is remembered
 
 
 class JobsStore(Protocol):
@@ -36,6 +42,7 @@ class JobsStore(Protocol):
         model: str | None = None,
         only_if_queued: bool = False,
     ) -> bool: ...
+    def release_item(self, job_id: str, index: int) -> bool: ...
     def request_cancel(self, job_id: str, now: datetime) -> None: ...
     def close_job(self, job_id: str, state: JobState, now: datetime) -> bool: ...
 
@@ -44,11 +51,30 @@ class ImageStore(Protocol):
     def put_new(self, key: str, body: bytes, content_type: str, metadata: dict[str, str]) -> bool: ...
     def metadata_of(self, key: str) -> dict[str, str] | None: ...
     def presigned_get(self, key: str, expires_in: int) -> str: ...
+    def read(self, key: str) -> bytes | None: ...
 
 
 class Queue(Protocol):
     def send_items(self, messages: list[ItemMessage]) -> None: ...
     def delay(self, receipt_handle: str, seconds: int) -> None: ...
+    def requeue(self, message: ItemMessage, delay_seconds: int) -> None: ...
+
+
+class LimitsStore(LimiterStore, Protocol):
+    def reserve_daily(self, owner: str, day: str, count: int, limit: int, expires_at: int) -> bool: ...
+    def release_daily(self, owner: str, day: str, count: int) -> None: ...
+    def used_daily(self, owner: str, day: str) -> int: ...
+    def add_usage(self, owner: str, counters: dict[str, float]) -> None: ...
+    def usage(self, owner: str) -> dict[str, float]: ...
+
+
+class CacheStore(Protocol):
+    def get(self, request_hash: str, now: datetime) -> CacheEntry | None: ...
+    def put(self, entry: CacheEntry) -> None: ...
+    def list_for(
+        self, owner: str, limit: int, start_key: dict[str, Any] | None
+    ) -> tuple[list[CacheEntry], dict[str, Any] | None]: ...
+    def clear(self, owner: str | None) -> int: ...
 
 
 def _utc_now() -> datetime:
@@ -61,10 +87,20 @@ class Services:
     jobs: JobsStore
     images: ImageStore
     queue: Queue
+    limits: LimitsStore
+    cache: CacheStore
+    idempotency: BasePersistenceLayer
     provider_factory: Callable[[], Provider]
     clock: Callable[[], datetime] = _utc_now
     sleep: Callable[[float], None] = time.sleep
+    idempotency_config: IdempotencyConfig = field(
+        default_factory=lambda: IdempotencyConfig(expires_after_seconds=IDEMPOTENCY_SECONDS)
+    )
     _provider: Provider | None = field(default=None, init=False)
+
+    @property
+    def limiter(self) -> SharedLimiter:
+        return SharedLimiter(self.limits, self.settings)
 
     @property
     def provider(self) -> Provider:
@@ -76,8 +112,11 @@ class Services:
 @cache
 def default_services() -> Services:
     """The real dependencies, built once per process from the settings."""
+    from imagegen.dal.cache_table import CacheTable
+    from imagegen.dal.idempotency import persistence_layer
     from imagegen.dal.images_bucket import ImagesBucket
     from imagegen.dal.jobs_table import JobsTable
+    from imagegen.dal.limits_table import LimitsTable
     from imagegen.dal.work_queue import WorkQueue
 
     settings = get_settings()
@@ -85,12 +124,15 @@ def default_services() -> Services:
     def provider_factory() -> Provider:
         from imagegen.providers.factory import get_provider
 
-        return get_provider(settings)
+        return get_provider(settings, max_retries=0)  # retries go through the queue and the limiter
 
     return Services(
         settings=settings,
         jobs=JobsTable(settings.jobs_table),
         images=ImagesBucket(settings.images_bucket),
         queue=WorkQueue(settings.queue_url),
+        limits=LimitsTable(settings.limits_table),
+        cache=CacheTable(settings.cache_table),
+        idempotency=persistence_layer(settings.idempotency_table),
         provider_factory=provider_factory,
     )

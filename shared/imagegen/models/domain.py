@@ -62,6 +62,7 @@ class ImageSpec(BaseModel):
     brand_colors: tuple[str, ...] = ()
     template_version: str | None = None
     user_prompt: str | None = None  # the author's own words when a blog template built `prompt`
+    request_hash: str | None = None  # the request cache's key; None when the caller opted out
 
     @property
     def size(self) -> str:
@@ -112,6 +113,7 @@ class Item(BaseModel):
     attempts: int = 0
     model: str | None = None
     finished_at: datetime | None = None
+    cache_hit: bool = False
 
 
 class ItemMessage(BaseModel):
@@ -132,3 +134,17 @@ class Caller(BaseModel):
     @property
     def is_admin(self) -> bool:
         return "admin" in self.scopes
+
+
+class CacheEntry(BaseModel):
+    """A stored image that answers any later request with the same normalised fields."""
+
+    request_hash: str
+    owner: str
+    key: str
+    metadata_key: str
+    model: str
+    kind: str
+    summary: str
+    created_at: datetime
+    expires_at: int

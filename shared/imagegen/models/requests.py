@@ -87,6 +87,8 @@ class IconOptions(_Strict):
     background: Background = "auto"
     derivatives: Derivatives = []
     brand_colors: Annotated[list[HexColor], Field(max_length=5)] = []  # with color_scheme brand_colors
+    use_cache: bool = True  # false: always draw anew (and pay for it)
+    max_cost_usd: Annotated[float | None, Field(gt=0, le=100_000)] = None  # refuse if the estimate is above
 
     @model_validator(mode="after")
     def _brand_colours_need_the_brand_scheme(self) -> IconOptions:
@@ -113,6 +115,7 @@ class BlogImageRequest(_Strict):
     quality: Quality | None = None
     output_format: OutputFormat = "png"
     template: BlogTemplate | None = None  # the prompt is used as written unless a template is asked for
+    use_cache: bool = True
 
 
 class BatchRequest(IconOptions):

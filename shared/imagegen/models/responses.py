@@ -49,6 +49,7 @@ class ItemOut(BaseModel):
     image_url: str | None
     metadata_url: str | None
     error: str | None
+    cache_hit: bool = False
 
 
 class JobResultOut(BaseModel):
@@ -74,3 +75,46 @@ class SuggestionsOut(BaseModel):
 class JobListOut(BaseModel):
     batches: list[JobStatusOut]
     next_cursor: str | None
+
+
+class ModelUsageOut(BaseModel):
+    model: str
+    images: int
+    estimated_cost_usd: float  # 0 where the model's price is not known (see providers/prices.json)
+
+
+class StatsOut(BaseModel):
+    scope: str  # "caller", or "everyone" for an admin's ?all=true
+    generations: int  # provider generations that ended (stored or failed for good)
+    completed: int
+    failed: int
+    success_rate: float | None
+    average_ms: float | None
+    p95_ms: float | None  # from log-spaced buckets: exact to within about 19 %
+    cache_hits: int
+    cache_hit_rate: float | None
+    retries: int  # transient failures given back to the queue
+    rate_limited: int  # provider 429s seen
+    rate_waits: int  # times an item went back to the queue to wait for the shared rate limit
+    by_model: list[ModelUsageOut]
+
+
+class CachedEntryOut(BaseModel):
+    request_hash: str
+    key: str
+    image_url: str
+    model: str
+    kind: str
+    summary: str  # the category or the prompt's start
+    created_at: str
+    expires_at: int
+
+
+class CachedListOut(BaseModel):
+    entries: list[CachedEntryOut]
+    next_cursor: str | None
+
+
+class CacheClearedOut(BaseModel):
+    cleared: int
+    scope: str  # "caller" or "everyone"

@@ -21,6 +21,7 @@ class GeneratedImage:
 
 class Provider(Protocol):
     name: str
+    rate_limited: bool  # True when calls must take a slot from the shared rate limiter
 
     def generate(self, spec: ImageSpec) -> GeneratedImage:
         """Draw one image for the spec; raise Permanent/TransientGenerationError on failure."""

@@ -250,6 +250,7 @@ class OfflineProvider:
     """Renders locally; deterministic for a spec, no key and no network."""
 
     name = "offline"
+    rate_limited = False  # local CPU: no provider limit to share
     model = "offline-renderer-1"
 
     def generate(self, spec: ImageSpec) -> GeneratedImage:

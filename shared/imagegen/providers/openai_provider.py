@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import base64
-import json
 import time
 from collections.abc import Callable
-from functools import cache
-from importlib import resources
 from typing import Any
 
 import openai
 from aws_lambda_powertools import Logger
 
 from imagegen.config import Settings
-from imagegen.errors import PermanentGenerationError, TransientGenerationError
+from imagegen.errors import (
+    PermanentGenerationError,
+    ProviderQuotaExhaustedError,
+    ProviderRateLimitedError,
+    TransientGenerationError,
+)
 from imagegen.models.domain import ImageSpec
 from imagegen.providers.base import GeneratedImage
+from imagegen.providers.prices import estimate_cost
 from imagegen.providers.validation import CONTENT_TYPES
 
 logger = Logger(child=True)
@@ -28,27 +31,6 @@ class ProviderKeyError(PermanentGenerationError):
     """OpenAI refused the key (never retried; the CLI exits 3)."""
 
     code = "provider_key_refused"
-
-
-@cache
-def price_table() -> dict[str, Any]:
-    return dict(json.loads(resources.files("imagegen.providers").joinpath("prices.json").read_text()))
-
-
-def estimate_cost(model: str, usage: dict[str, Any] | None) -> float | None:
-    """USD for a call from its usage block, or None when the model's price is not in the table."""
-    prices = price_table().get(model)
-    if not prices or not usage:
-        return None
-    details = usage.get("input_tokens_details") or {}
-    text_in = details.get("text_tokens", usage.get("input_tokens", 0))
-    image_in = details.get("image_tokens", 0)
-    cost = (
-        text_in * prices["text_input"]
-        + image_in * prices["image_input"]
-        + usage.get("output_tokens", 0) * prices["image_output"]
-    )
-    return round(float(cost) / 1_000_000, 6)
 
 
 def _code(error: openai.APIStatusError) -> str | None:
@@ -71,16 +53,28 @@ def _retry_after(error: openai.APIStatusError) -> float | None:
 
 
 class OpenAIProvider:
-    """One image per call; errors sorted once into permanent and transient."""
+    """One image per call; errors sorted once into permanent and transient.
+
+    `max_retries` is how often a transient failure is retried in process. The worker passes 0: every
+    call must take a slot from the shared limiter, so its retries go back through the queue. The
+    CLI, a single client, retries in process up to OPENAI_MAX_RETRIES.
+    """
 
     name = "openai"
+    rate_limited = True  # calls go through the shared limiter
 
-    def __init__(self, settings: Settings, api_key: str, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        api_key: str,
+        sleep: Callable[[float], None] = time.sleep,
+        max_retries: int | None = None,
+    ) -> None:
         # The SDK's own retries are off: it would retry insufficient_quota, which must never be retried.
         self._client = openai.OpenAI(
             api_key=api_key, base_url=settings.openai_base_url, timeout=settings.openai_timeout, max_retries=0
         )
-        self._max_retries = settings.openai_max_retries
+        self._max_retries = settings.openai_max_retries if max_retries is None else max_retries
         self._sleep = sleep
 
     def generate(self, spec: ImageSpec) -> GeneratedImage:
@@ -98,14 +92,16 @@ class OpenAIProvider:
         attempt = 0
         while True:
             delay = self._attempt_delay(attempt)
+            retry_after: float | None = None
             try:
                 raw = self._client.images.with_raw_response.generate(**params)
                 response = raw.parse()
                 break
             except openai.RateLimitError as error:
                 if _code(error) == "insufficient_quota":
-                    raise PermanentGenerationError("the OpenAI account has insufficient quota") from None
-                delay = _retry_after(error) or delay
+                    raise ProviderQuotaExhaustedError("the OpenAI account has insufficient quota") from None
+                retry_after = _retry_after(error)
+                delay = retry_after or delay
                 reason = "rate limited (429)"
             except openai.BadRequestError as error:
                 code = _code(error)
@@ -125,7 +121,10 @@ class OpenAIProvider:
             except openai.APIStatusError as error:
                 raise PermanentGenerationError(f"OpenAI answered {error.status_code}") from None
             if attempt >= self._max_retries:
-                raise TransientGenerationError(f"{reason}; gave up after {attempt + 1} tries")
+                message = f"{reason}; gave up after {attempt + 1} tries"
+                if reason.startswith("rate limited"):
+                    raise ProviderRateLimitedError(message, retry_after)
+                raise TransientGenerationError(message)
             logger.warning(
                 "openai call will be retried", reason=reason, attempt=attempt + 1, delay=round(delay, 3)
             )

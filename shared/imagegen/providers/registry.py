@@ -104,3 +104,14 @@ def check_request(
         raise ModelRefused("a transparent background needs output_format png or webp")
     if len(prompt) > model.max_prompt_chars:
         raise ModelRefused(f"{model.name} takes prompts of at most {model.max_prompt_chars} characters")
+
+
+# Output tokens of one 1024x1024 image by quality (OpenAI's image pricing table for GPT image models);
+# other sizes scale with their area. "auto" is counted as high: the model may pick it.
+OUTPUT_TOKENS_1024 = {"low": 272, "medium": 1056, "high": 4160, "auto": 4160}
+
+
+def estimated_tokens(width: int, height: int, quality: str, prompt: str) -> int:
+    """Tokens one image is expected to use against a tokens-per-minute limit: prompt + output."""
+    output = OUTPUT_TOKENS_1024.get(quality, OUTPUT_TOKENS_1024["high"]) * width * height / (1024 * 1024)
+    return int(output) + len(prompt) // 4 + 1

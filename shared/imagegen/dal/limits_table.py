@@ -1,0 +1,137 @@
+"""The limits table: shared counters. One row per provider model's rate schedule (LIMITER#...), per
+user and day of quota (QUOTA#owner#day) and per user of usage stats (STATS#owner, STATS#* for all)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer
+from botocore.exceptions import ClientError
+
+from imagegen.dal.clients import client
+from imagegen.logic.rate_limits import LimiterState
+
+EVERYONE = "*"
+_de = TypeDeserializer()
+_LIMITER_FIELDS = ("tat", "factor", "factor_at", "cooldown_until", "paused_until")
+
+
+def _number(value: float) -> dict[str, str]:
+    return {"N": str(Decimal(repr(float(value))))}
+
+
+def _condition_failed(error: ClientError) -> bool:
+    return bool(error.response["Error"]["Code"] == "ConditionalCheckFailedException")
+
+
+class LimitsTable:
+    def __init__(self, table_name: str) -> None:
+        self.table_name = table_name
+
+    @property
+    def _db(self) -> Any:
+        return client("dynamodb")
+
+    # -- the shared rate schedule -----------------------------------------------------------
+    def read_limiter(self, name: str) -> LimiterState | None:
+        answer = self._db.get_item(
+            TableName=self.table_name, Key={"pk": {"S": f"LIMITER#{name}"}}, ConsistentRead=True
+        )
+        row = answer.get("Item")
+        if row is None:
+            return None
+        return LimiterState(
+            **{field: float(row[field]["N"]) for field in _LIMITER_FIELDS if field in row},
+            paused_reason=row.get("paused_reason", {}).get("S", ""),
+            version=int(row["version"]["N"]),
+        )
+
+    def write_limiter(self, name: str, state: LimiterState, expected_version: int) -> bool:
+        """Write the new state only if nobody changed the row since it was read at expected_version."""
+        row = {"pk": {"S": f"LIMITER#{name}"}, "version": {"N": str(state.version)}}
+        row |= {field: _number(getattr(state, field)) for field in _LIMITER_FIELDS}
+        row["paused_reason"] = {"S": state.paused_reason}
+        try:
+            self._db.put_item(
+                TableName=self.table_name,
+                Item=row,
+                ConditionExpression="attribute_not_exists(pk) OR version = :expected",
+                ExpressionAttributeValues={":expected": {"N": str(expected_version)}},
+            )
+        except ClientError as error:
+            if _condition_failed(error):
+                return False
+            raise
+        return True
+
+    # -- daily image quotas -----------------------------------------------------------------
+    def reserve_daily(self, owner: str, day: str, count: int, limit: int, expires_at: int) -> bool:
+        """Count `count` images on the owner's day unless that would pass `limit`; False when refused."""
+        if count > limit:
+            return False
+        try:
+            self._db.update_item(
+                TableName=self.table_name,
+                Key={"pk": {"S": f"QUOTA#{owner}#{day}"}},
+                UpdateExpression="ADD used :count SET expires_at = :expires",
+                ConditionExpression="attribute_not_exists(used) OR used <= :most",
+                ExpressionAttributeValues={
+                    ":count": {"N": str(count)},
+                    ":most": {"N": str(limit - count)},
+                    ":expires": {"N": str(expires_at)},
+                },
+            )
+        except ClientError as error:
+            if _condition_failed(error):
+                return False
+            raise
+        return True
+
+    def release_daily(self, owner: str, day: str, count: int) -> None:
+        """Give back images that were counted but never made (failed, cancelled, cache hits)."""
+        if count <= 0:
+            return
+        try:
+            self._db.update_item(
+                TableName=self.table_name,
+                Key={"pk": {"S": f"QUOTA#{owner}#{day}"}},
+                UpdateExpression="ADD used :minus",
+                ConditionExpression="attribute_exists(used)",
+                ExpressionAttributeValues={":minus": {"N": str(-count)}},
+            )
+        except ClientError as error:
+            if not _condition_failed(error):  # the day's row expired: nothing to give back
+                raise
+
+    def used_daily(self, owner: str, day: str) -> int:
+        answer = self._db.get_item(
+            TableName=self.table_name, Key={"pk": {"S": f"QUOTA#{owner}#{day}"}}, ConsistentRead=True
+        )
+        return int(answer.get("Item", {}).get("used", {}).get("N", "0"))
+
+    # -- usage stats ------------------------------------------------------------------------
+    def add_usage(self, owner: str, counters: dict[str, float]) -> None:
+        """Add to the owner's counters and to everyone's (attribute names are the counter names)."""
+        counters = {name: value for name, value in counters.items() if value}
+        if not counters:
+            return
+        names = {f"#c{n}": name for n, name in enumerate(counters)}
+        values = {f":c{n}": _number(value) for n, value in enumerate(counters.values())}
+        expression = "ADD " + ", ".join(f"#c{n} :c{n}" for n in range(len(counters)))
+        for who in {owner, EVERYONE}:
+            self._db.update_item(
+                TableName=self.table_name,
+                Key={"pk": {"S": f"STATS#{who}"}},
+                UpdateExpression=expression,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+
+    def usage(self, owner: str) -> dict[str, float]:
+        """The owner's counters (EVERYONE for the whole service)."""
+        answer = self._db.get_item(
+            TableName=self.table_name, Key={"pk": {"S": f"STATS#{owner}"}}, ConsistentRead=True
+        )
+        row = answer.get("Item", {})
+        return {name: float(_de.deserialize(value)) for name, value in row.items() if name != "pk"}

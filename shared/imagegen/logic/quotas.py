@@ -1,0 +1,65 @@
+"""Per-user daily image quotas and per-batch cost ceilings, both checked before anything is queued."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from imagegen.errors import BudgetExceededError, InvalidRequestError, QuotaExceededError
+from imagegen.logic.services import Services
+from imagegen.models.domain import ImageSpec
+from imagegen.providers.prices import estimate_image_cost, known_price
+
+
+def day_of(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d")
+
+
+def seconds_until_next_day(now: datetime) -> int:
+    tomorrow = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return max(1, int((tomorrow - now).total_seconds()) + 1)
+
+
+def reserve_images(owner: str, count: int, now: datetime, services: Services) -> None:
+    """Count `count` images on today's quota, or refuse them all (QUOTA_IMAGES_PER_DAY; 0 = none)."""
+    limit = services.settings.quota_images_per_day
+    if not limit or count <= 0:
+        return
+    expires_at = int((now + timedelta(days=2)).timestamp())
+    if not services.limits.reserve_daily(owner, day_of(now), count, limit, expires_at):
+        used = services.limits.used_daily(owner, day_of(now))
+        raise QuotaExceededError(
+            f"this request needs {count} new images; {max(0, limit - used)} of your {limit} "
+            "images a day are left (cached images are free)",
+            retry_after=seconds_until_next_day(now),
+        )
+
+
+def release_images(owner: str, created_at: datetime, count: int, services: Services) -> None:
+    """Give back images counted when the job was created but never made (failed or cancelled)."""
+    if services.settings.quota_images_per_day and count > 0:
+        services.limits.release_daily(owner, day_of(created_at), count)
+
+
+def check_budget(specs: list[ImageSpec], provider: str, ceiling: float | None) -> float | None:
+    """The estimated cost in USD of drawing `specs`; BudgetExceededError above the ceiling.
+
+    The offline renderer costs nothing. For a model whose price is not known, a ceiling cannot be
+    checked honestly, so a request that sets one is refused with the reason."""
+    if provider != "openai":
+        return 0.0
+    if any(not known_price(spec.model) for spec in specs):
+        if ceiling is not None:
+            unknown = sorted({spec.model for spec in specs if not known_price(spec.model)})
+            raise InvalidRequestError(
+                f"max_cost_usd cannot be checked: no verified price for {', '.join(unknown)}"
+            )
+        return None
+    total = sum(
+        estimate_image_cost(spec.model, spec.width, spec.height, spec.quality, spec.prompt) or 0.0
+        for spec in specs
+    )
+    if ceiling is not None and total > ceiling:
+        raise BudgetExceededError(
+            f"estimated cost ${total:.4f} for {len(specs)} new images is above max_cost_usd ${ceiling:.4f}"
+        )
+    return round(total, 6)
