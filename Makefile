@@ -62,6 +62,7 @@ bench: $(BIN)/imagegen  ## prints the figures quoted in issues
 	$(BIN)/python bench/import_time.py
 	$(BIN)/python bench/render.py
 	$(BIN)/python bench/suggestions.py
+	$(BIN)/python bench/throughput.py
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

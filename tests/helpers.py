@@ -29,6 +29,7 @@ def http_event(
     *,
     body: Any = None,
     sub: str = "alice",
+    scope: str = "",
     headers: dict[str, str] | None = None,
     query: dict[str, str] | None = None,
     path_parameters: dict[str, str] | None = None,
@@ -46,7 +47,7 @@ def http_event(
             "requestId": "test",
             "routeKey": f"{method} {path}",
             "stage": "$default",
-            "authorizer": {"lambda": {"sub": sub, "scope": ""}},
+            "authorizer": {"lambda": {"sub": sub, "scope": scope}},
         },
         "isBase64Encoded": False,
     }

@@ -1,0 +1,133 @@
+"""Idempotency-Key, quotas, the request cache and stats through the real handlers on moto."""
+
+from __future__ import annotations
+
+import threading
+
+import boto3
+import pytest
+
+from imagegen.local.lambdas import LocalContext
+from imagegen.local.poller import sqs_event
+from tests.integration.conftest import Deployed
+
+ICON = {"category": "garden tools", "size": "1024x1024", "style": "flat"}
+
+
+def _batches(deployed: Deployed, sub: str = "alice") -> list[dict[str, object]]:
+    code, _, body = deployed.call("status", "GET", "/api/icons/batches", sub=sub)
+    assert code == 200
+    return list(body["batches"])
+
+
+def test_an_idempotency_key_gives_the_same_answer_and_one_job(deployed: Deployed) -> None:
+    headers = {"idempotency-key": "order-7781"}
+    body = {"categories": ["tea", "coffee"], "size": "1024x1024"}
+    first = deployed.call("batch", "POST", "/api/icons/generate/batch", body=body, headers=headers)
+    again = deployed.call("batch", "POST", "/api/icons/generate/batch", body=body, headers=headers)
+    assert first[0] == again[0] == 202 and first[2] == again[2]
+    assert again[1]["Location"] == first[1]["Location"]
+    assert len(_batches(deployed)) == 1 and deployed.queue_depth() == 2
+    # The same key from another user is another request; the same key with another body is refused.
+    other = deployed.call("batch", "POST", "/api/icons/generate/batch", body=body, headers=headers, sub="bob")
+    assert other[0] == 202 and other[2]["batch_id"] != first[2]["batch_id"]
+    changed = {"categories": ["tea"], "size": "1024x1024"}
+    code, _, error = deployed.call(
+        "batch", "POST", "/api/icons/generate/batch", body=changed, headers=headers
+    )
+    assert (code, error["error"]) == (422, "idempotency_key_reused")
+    code, _, error = deployed.call(
+        "generate", "POST", "/api/icons/generate", body=ICON, headers={"idempotency-key": "bad key!"}
+    )
+    assert (code, error["error"]) == (400, "invalid_request")
+    assert len(_batches(deployed)) == 1
+
+
+def test_a_batch_over_the_daily_quota_gets_429_with_retry_after_and_stores_nothing(
+    deployed: Deployed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.integration.conftest import forget_caches
+
+    monkeypatch.setenv("QUOTA_IMAGES_PER_DAY", "3")
+    forget_caches()
+    body = {"categories": ["a", "b"], "variations_per_category": 2, "size": "1024x1024"}
+    code, headers, error = deployed.call("batch", "POST", "/api/icons/generate/batch", body=body)
+    assert (code, error["error"]) == (429, "quota_exceeded")
+    assert 0 < int(headers["Retry-After"]) <= 86_401
+    assert deployed.table_rows() == 0 and deployed.queue_depth() == 0
+
+
+def test_cache_hits_stats_listing_and_clearing_over_the_api(deployed: Deployed) -> None:
+    code, _, _ = deployed.call("generate", "POST", "/api/icons/generate", body=ICON)
+    assert code == 202
+    deployed.drain()
+    code, _, second = deployed.call("generate", "POST", "/api/icons/generate", body=ICON)
+    assert (code, second["state"]) == (202, "completed")
+    _, _, result = deployed.call(
+        "status",
+        "GET",
+        f"/api/icons/batch/{second['batch_id']}/result",
+        path_parameters={"batch_id": second["batch_id"]},
+    )
+    assert result["items"][0]["cache_hit"] is True
+    assert deployed.get_object(result["items"][0]["key"])[:8] == b"\x89PNG\r\n\x1a\n"
+    assert deployed.drain() == 0  # nothing was queued for the hit
+    code, _, stats = deployed.call("status", "GET", "/api/icons/stats")
+    assert code == 200 and (stats["generations"], stats["cache_hits"], stats["cache_hit_rate"]) == (1, 1, 0.5)
+    assert stats["by_model"][0]["images"] == 1 and stats["p95_ms"] > 0
+    code, _, cached = deployed.call("status", "GET", "/api/icons/cached")
+    assert code == 200 and [entry["summary"] for entry in cached["entries"]] == ["garden tools"]
+    assert deployed.call("status", "GET", "/api/icons/cached", sub="bob")[2]["entries"] == []
+    assert deployed.call("batch", "POST", "/api/icons/cache/clear", sub="bob")[2]["cleared"] == 0
+    code, _, cleared = deployed.call("batch", "POST", "/api/icons/cache/clear")
+    assert (code, cleared) == (200, {"cleared": 1, "scope": "caller"})
+    code, _, third = deployed.call("generate", "POST", "/api/icons/generate", body=ICON)
+    assert third["state"] == "queued"
+    _, _, everyone = deployed.call("status", "GET", "/api/icons/stats", sub="root", scope="admin")
+    assert everyone["scope"] == "everyone"
+
+
+def test_the_same_record_delivered_to_two_workers_at_once_stores_one_object(deployed: Deployed) -> None:
+    code, _, accepted = deployed.call(
+        "generate",
+        "POST",
+        "/api/images/generate",
+        body={
+            "prompt": "a lighthouse at dusk",
+            "post_id": "9",
+            "section_id": "1",
+            "filename": "hero",
+        },
+    )
+    assert code == 202
+    sqs = boto3.client("sqs")
+    message = sqs.receive_message(QueueUrl=deployed.queue_url, MessageSystemAttributeNames=["All"])[
+        "Messages"
+    ][0]
+    event = sqs_event([message], deployed.template.physical["GenerateQueue"]["Arn"], "us-east-1")
+    results: list[object] = []
+    start = threading.Barrier(2)
+
+    def deliver() -> None:
+        start.wait()
+        results.append(deployed.handlers["worker"](event, LocalContext("worker", 300)))
+
+    threads = [threading.Thread(target=deliver) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert len(results) == 2
+    assert deployed.keys("posts/9/") == [
+        "posts/9/sections/1/raw/hero.png",
+        "posts/9/sections/1/raw/hero_metadata.json",
+    ]
+    _, _, stats = deployed.call("status", "GET", "/api/icons/stats")
+    assert stats["generations"] == 1  # one provider call
+    _, _, status = deployed.call(
+        "status",
+        "GET",
+        f"/api/icons/batch/{accepted['batch_id']}/status",
+        path_parameters={"batch_id": accepted["batch_id"]},
+    )
+    assert status["counts"]["completed"] == 1 and status["state"] == "completed"
