@@ -87,6 +87,23 @@ def test_a_429_with_retry_after_is_waited_out_then_succeeds(fake: FakeOpenAI) ->
     assert (fake.calls["429"], fake.calls["200"]) == (1, 1)
 
 
+def test_in_the_worker_a_429_is_one_call_handed_back_with_its_retry_after(fake: FakeOpenAI) -> None:
+    from imagegen.errors import ProviderQuotaExhaustedError, ProviderRateLimitedError
+
+    fake.configure(retry_after=0.25)
+    fake.push("rate_limit", "insufficient_quota")
+    sleeps = Sleeps()
+    provider = OpenAIProvider(
+        Settings(openai_base_url=fake.base_url, openai_timeout=5), KEY, sleep=sleeps, max_retries=0
+    )
+    with pytest.raises(ProviderRateLimitedError) as limited:
+        provider.generate(_spec())
+    assert limited.value.retry_after == 0.25 and sleeps == [] and fake.calls["429"] == 1
+    with pytest.raises(ProviderQuotaExhaustedError):
+        provider.generate(_spec())
+    assert sleeps == [] and fake.calls["429"] == 2
+
+
 def test_the_fake_enforces_images_per_minute_over_short_windows(fake: FakeOpenAI) -> None:
     fake.configure(images_per_minute=60, window_seconds=1.0)  # one image per one-second window
 

@@ -178,3 +178,18 @@ def test_two_deliveries_of_one_message_at_the_same_moment_make_one_call_and_one_
     assert provider.calls == 1
     assert len(services.images.objects) == 2  # type: ignore[attr-defined]  # image + metadata
     assert job_result(job_id, ALICE, services).counts.completed == 1
+
+
+def test_the_worker_emits_the_figures_as_emf_metrics() -> None:
+    from imagegen.logic.usage import metrics
+
+    metrics.clear_metrics()
+    services = make_services()
+    create_job(IconRequest(category="kites", size="1024x1024"), ALICE, services)
+    _run_all(services)
+    emf = metrics.serialize_metric_set()
+    names = {m["Name"] for m in emf["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
+    assert {"Generations", "ImagesStored", "GenerationTime"} <= names
+    assert emf["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "imagegen"
+    assert emf["Generations"] == 1.0 or emf["Generations"] == [1.0]
+    metrics.clear_metrics()
