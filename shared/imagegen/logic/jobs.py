@@ -107,12 +107,8 @@ def _record_job(
     services: Services,
 ) -> JobAcceptedOut:
     hits = [n for n, entry in enumerate(entries) if entry is not None]
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        for done in pool.map(
-            lambda n: cache.serve(specs[n], entries[n], job_id, n, caller.sub, services),  # type: ignore[arg-type]
-            hits,
-        ):
-            del done
+    with ThreadPoolExecutor(max_workers=8) as pool:  # list(): wait for every copy, and raise its errors
+        list(pool.map(lambda n: cache.serve(specs[n], entries[n], job_id, n, caller.sub, services), hits))  # type: ignore[arg-type]
     all_hits = len(hits) == len(specs)
     job = Job(
         job_id=job_id,
