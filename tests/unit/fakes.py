@@ -15,7 +15,6 @@ from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import D
 
 from imagegen.config import Settings
 from imagegen.local.lambdas import LocalContext
-from imagegen.logic.rate_limits import LimiterState
 from imagegen.logic.services import Services
 from imagegen.models.domain import (
     CacheEntry,
@@ -25,6 +24,7 @@ from imagegen.models.domain import (
     ItemState,
     Job,
     JobState,
+    LimiterState,
 )
 from imagegen.providers.base import GeneratedImage
 from imagegen.providers.offline import OfflineProvider

@@ -14,9 +14,9 @@ import pytest
 from imagegen.config import Settings
 from imagegen.errors import ProviderQuotaExhaustedError, ProviderRateLimitedError
 from imagegen.logic.jobs import cancel_job, create_job, job_result
-from imagegen.logic.rate_limits import LimiterState, Limits, decide, penalized
+from imagegen.logic.rate_limits import Limits, decide, penalized
 from imagegen.logic.run_item import run_item
-from imagegen.models.domain import Caller, ImageSpec, ItemMessage
+from imagegen.models.domain import Caller, ImageSpec, ItemMessage, LimiterState
 from imagegen.models.requests import BatchRequest
 from imagegen.providers.base import GeneratedImage
 from tests.unit.fakes import make_services

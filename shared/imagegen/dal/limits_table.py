@@ -10,9 +10,8 @@ from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
 from imagegen.dal.clients import client
-from imagegen.logic.rate_limits import LimiterState
+from imagegen.models.domain import EVERYONE, LimiterState
 
-EVERYONE = "*"
 _de = TypeDeserializer()
 _LIMITER_FIELDS = ("tat", "factor", "factor_at", "cooldown_until", "paused_until")
 

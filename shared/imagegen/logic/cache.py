@@ -14,10 +14,12 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from imagegen.logic.cursors import decode_cursor, encode_cursor
 from imagegen.logic.images import owner_tag
 from imagegen.logic.services import Services
 from imagegen.models.domain import CacheEntry, Caller, ImageSpec
 from imagegen.models.responses import CacheClearedOut, CachedEntryOut, CachedListOut
+from imagegen.providers.registry import CONTENT_TYPES
 
 logger = Logger(child=True)
 
@@ -92,7 +94,7 @@ def serve(
     if any(body is None for body in bodies.values()) or metadata_body is None:
         raise RuntimeError(f"cache entry {entry.request_hash} lost its objects while being served")
     tags = {"job-id": job_id, "item": str(index), "owner": owner_tag(owner)}
-    content_type = {"png": "image/png", "webp": "image/webp", "jpeg": "image/jpeg"}[spec.output_format]
+    content_type = CONTENT_TYPES[spec.output_format]
     for source, target in sources.items():
         body = bodies[source]
         assert body is not None  # checked above
@@ -138,8 +140,6 @@ CURSOR_FIELDS = frozenset({"request_hash", "owner", "created_at"})
 
 def list_cached(caller: Caller, limit: int, cursor: str | None, services: Services) -> CachedListOut:
     """The caller's live cache entries, newest first."""
-    from imagegen.logic.jobs import decode_cursor, encode_cursor
-
     start = decode_cursor(cursor, caller, CURSOR_FIELDS) if cursor else None
     entries, last = services.cache.list_for(caller.sub, limit, start)
     base_url = services.settings.images_base_url

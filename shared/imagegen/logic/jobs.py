@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
-from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from imagegen.errors import ImageExistsError, InvalidRequestError, JobFinishedError, JobNotFoundError
+from imagegen.errors import ImageExistsError, JobFinishedError, JobNotFoundError
 from imagegen.logic import cache, usage
+from imagegen.logic.cursors import decode_cursor, encode_cursor
 from imagegen.logic.quotas import check_budget, release_images, reserve_images
 from imagegen.logic.services import Services
 from imagegen.logic.specs import blog_spec, icon_specs
@@ -230,28 +227,6 @@ def wait_for_job(job_id: str, caller: Caller, seconds: float, services: Services
         services.sleep(pause)
         waited += pause
         pause = min(pause * 1.5, 0.5)
-
-
-JOB_CURSOR_FIELDS = frozenset({"pk", "sk", "owner", "created_at"})
-
-
-def encode_cursor(key: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(key, default=str).encode()).decode().rstrip("=")
-
-
-def decode_cursor(
-    cursor: str, caller: Caller, expected: frozenset[str] = JOB_CURSOR_FIELDS
-) -> dict[str, Any]:
-    """A listing cursor this API returned to this caller; anything else is a 400."""
-    try:
-        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError, UnicodeDecodeError) as error:
-        raise InvalidRequestError("cursor is not one this API returned") from error
-    if not isinstance(key, dict) or set(key) != expected or key.get("owner") != caller.sub:
-        raise InvalidRequestError("cursor is not one this API returned")
-    if not all(isinstance(value, str) for value in key.values()):
-        raise InvalidRequestError("cursor is not one this API returned")
-    return key
 
 
 def list_jobs(caller: Caller, limit: int, cursor: str | None, services: Services) -> JobListOut:

@@ -21,22 +21,12 @@ from typing import Literal, Protocol
 from aws_lambda_powertools import Logger
 
 from imagegen.config import Settings
+from imagegen.models.domain import LimiterState
 
 logger = Logger(child=True)
 MIN_FACTOR = 0.25  # a 429 storm never lowers the rate below a quarter of the limit
 RECOVERY_STEP = 0.125  # the share regained per recovery period
 MAX_CONFLICT_RETRIES = 20
-
-
-@dataclass(frozen=True)
-class LimiterState:
-    tat: float = 0.0  # epoch seconds: when the timeline is next free at the current rate
-    factor: float = 1.0  # share of the limit in use; lowered by 429s
-    factor_at: float = 0.0  # when `factor` was last set
-    cooldown_until: float = 0.0  # no call starts before this (a 429's Retry-After)
-    paused_until: float = 0.0  # insufficient_quota: nothing starts before this
-    paused_reason: str = ""
-    version: int = 0
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from imagegen.logic.quotas import release_images
 from imagegen.logic.services import Services
 from imagegen.models.domain import TERMINAL_ITEM_STATES, ImageSpec, Item, ItemMessage, ItemState, Job
 from imagegen.providers.base import GeneratedImage
-from imagegen.providers.registry import estimated_tokens
+from imagegen.providers.registry import CONTENT_TYPES, estimated_tokens
 
 logger = Logger(child=True)
 MAX_RETRY_DELAY_SECONDS = 900
@@ -66,7 +66,7 @@ def run_item(message: ItemMessage, attempt: int, receipt_handle: str, services: 
     if services.provider.rate_limited and not _take_slot(message, item, job, services):
         return
     try:
-        _produce_once(message, attempt, receipt_handle, services)
+        _produce_once(item, job, attempt, receipt_handle, services)
     except IdempotencyAlreadyInProgressError:
         # Another delivery of this message holds the item right now. Its own message stays in the
         # queue until it succeeds, so this copy can go.
@@ -112,26 +112,23 @@ def _end(
     close_job_if_done(item.job_id, services)
 
 
-def _produce_once(message: ItemMessage, attempt: int, receipt_handle: str, services: Services) -> Any:
+def _produce_once(item: Item, job: Job, attempt: int, receipt_handle: str, services: Services) -> Any:
     @idempotent_function(  # type: ignore[untyped-decorator]
         data_keyword_argument="claim",
         persistence_store=services.idempotency,
         config=services.idempotency_config,
     )
     def produce_item(claim: dict[str, Any]) -> dict[str, Any]:
-        return {"state": _produce(message, attempt, receipt_handle, services)}
+        return {"state": _produce(item, job, attempt, receipt_handle, services)}
 
-    return produce_item(claim={"job_id": message.job_id, "index": message.index})
+    return produce_item(claim={"job_id": item.job_id, "index": item.index})
 
 
-def _produce(message: ItemMessage, attempt: int, receipt_handle: str, services: Services) -> str:
+def _produce(item: Item, job: Job, attempt: int, receipt_handle: str, services: Services) -> str:
     """Call the provider and store the image, once per item (the caller holds the idempotency record)."""
     jobs = services.jobs
-    item = jobs.get_item(message.job_id, message.index)
-    job = jobs.get_job(message.job_id)
-    if item is None or job is None or not jobs.start_item(item.job_id, item.index, services.clock()):
-        if item is not None:
-            close_job_if_done(item.job_id, services)  # it ended (e.g. cancelled) since we read it
+    if not jobs.start_item(item.job_id, item.index, services.clock()):
+        close_job_if_done(item.job_id, services)  # it ended (e.g. cancelled, or a duplicate finished it)
         return "ended"
     started = time.perf_counter()
     try:
@@ -209,7 +206,7 @@ def _transient_failure(
 
 
 def _generate_and_store(item: Item, owner: str, services: Services) -> GeneratedImage:
-    from imagegen.providers.validation import CONTENT_TYPES, derivative, validate_image  # Pillow: worker only
+    from imagegen.providers.validation import derivative, validate_image  # Pillow: worker only
 
     spec = item.spec
     image = services.provider.generate(spec)

@@ -13,11 +13,10 @@ from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from imagegen.logic.services import Services
-from imagegen.models.domain import Caller
+from imagegen.models.domain import EVERYONE, Caller
 from imagegen.models.responses import ModelUsageOut, StatsOut
 
 BUCKETS_PER_DOUBLING = 4
-EVERYONE = "*"
 metrics = Metrics(namespace="imagegen", service="imagegen")
 
 

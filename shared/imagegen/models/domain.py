@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Literal
@@ -148,3 +149,19 @@ class CacheEntry(BaseModel):
     summary: str
     created_at: datetime
     expires_at: int
+
+
+EVERYONE = "*"  # the usage row that sums every owner's
+
+
+@dataclass(frozen=True)
+class LimiterState:
+    """One provider model's shared rate schedule (logic.rate_limits), as the limits table stores it."""
+
+    tat: float = 0.0  # epoch seconds: when the timeline is next free at the current rate
+    factor: float = 1.0  # share of the limit in use; lowered by 429s
+    factor_at: float = 0.0  # when `factor` was last set
+    cooldown_until: float = 0.0  # no call starts before this (a 429's Retry-After)
+    paused_until: float = 0.0  # insufficient_quota: nothing starts before this
+    paused_reason: str = ""
+    version: int = 0

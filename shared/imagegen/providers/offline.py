@@ -17,7 +17,8 @@ from imagegen import templates
 from imagegen.models.domain import ImageSpec
 from imagegen.providers import icon_set
 from imagegen.providers.base import GeneratedImage
-from imagegen.providers.validation import CONTENT_TYPES, encode
+from imagegen.providers.registry import CONTENT_TYPES
+from imagegen.providers.validation import encode
 
 RGB = tuple[int, int, int]
 

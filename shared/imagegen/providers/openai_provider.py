@@ -20,7 +20,7 @@ from imagegen.errors import (
 from imagegen.models.domain import ImageSpec
 from imagegen.providers.base import GeneratedImage
 from imagegen.providers.prices import estimate_cost
-from imagegen.providers.validation import CONTENT_TYPES
+from imagegen.providers.registry import CONTENT_TYPES
 
 logger = Logger(child=True)
 REFUSAL_CODES = frozenset({"moderation_blocked", "content_policy_violation"})

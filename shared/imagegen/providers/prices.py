@@ -9,7 +9,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from imagegen.providers.registry import OUTPUT_TOKENS_1024
+from imagegen.providers.registry import estimated_output_tokens, estimated_prompt_tokens
 
 
 @cache
@@ -39,6 +39,8 @@ def estimate_cost(model: str, usage: dict[str, Any] | None) -> float | None:
 
 def estimate_image_cost(model: str, width: int, height: int, quality: str, prompt: str) -> float | None:
     """USD one image is expected to cost before it is drawn (None: price unknown)."""
-    output = OUTPUT_TOKENS_1024.get(quality, OUTPUT_TOKENS_1024["high"]) * width * height / (1024 * 1024)
-    usage = {"input_tokens": len(prompt) // 4 + 1, "output_tokens": int(output)}
+    usage = {
+        "input_tokens": estimated_prompt_tokens(prompt),
+        "output_tokens": estimated_output_tokens(width, height, quality),
+    }
     return estimate_cost(model, usage)

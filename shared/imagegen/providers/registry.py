@@ -12,6 +12,7 @@ STANDARD_SIZES = frozenset({"1024x1024", "1536x1024", "1024x1536"})
 GPT_IMAGE_QUALITIES = ("low", "medium", "high", "auto")
 BACKGROUNDS = ("transparent", "opaque", "auto")
 OUTPUT_FORMATS = ("png", "webp", "jpeg")
+CONTENT_TYPES = {"png": "image/png", "webp": "image/webp", "jpeg": "image/jpeg"}
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,14 @@ def check_request(
 OUTPUT_TOKENS_1024 = {"low": 272, "medium": 1056, "high": 4160, "auto": 4160}
 
 
+def estimated_output_tokens(width: int, height: int, quality: str) -> int:
+    return int(OUTPUT_TOKENS_1024.get(quality, OUTPUT_TOKENS_1024["high"]) * width * height / (1024 * 1024))
+
+
+def estimated_prompt_tokens(prompt: str) -> int:
+    return len(prompt) // 4 + 1
+
+
 def estimated_tokens(width: int, height: int, quality: str, prompt: str) -> int:
     """Tokens one image is expected to use against a tokens-per-minute limit: prompt + output."""
-    output = OUTPUT_TOKENS_1024.get(quality, OUTPUT_TOKENS_1024["high"]) * width * height / (1024 * 1024)
-    return int(output) + len(prompt) // 4 + 1
+    return estimated_output_tokens(width, height, quality) + estimated_prompt_tokens(prompt)

@@ -10,7 +10,6 @@ from imagegen.errors import PermanentGenerationError
 
 MAX_PIXELS = 4096 * 4096
 PIL_FORMATS = {"png": "PNG", "webp": "WEBP", "jpeg": "JPEG"}
-CONTENT_TYPES = {"png": "image/png", "webp": "image/webp", "jpeg": "image/jpeg"}
 
 
 def _signature_ok(data: bytes, fmt: str) -> bool:
