@@ -63,6 +63,7 @@ bench: $(BIN)/imagegen  ## prints the figures quoted in issues
 	$(BIN)/python bench/render.py
 	$(BIN)/python bench/suggestions.py
 	$(BIN)/python bench/throughput.py
+	$(BIN)/python bench/real_provider.py
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

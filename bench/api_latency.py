@@ -57,7 +57,7 @@ def main() -> None:
         print(f"  GET  /api/icons/batch/{{id}}/status, idle        {describe_ms(idle_gets)}")
         print(f"  POST /api/icons/generate/batch (2 items)       {describe_ms(posts)}")
         print(f"  GET  /api/icons/batch/{{id}}/status, rendering   {describe_ms(busy_gets)}")
-        print("  (POST and the second GET run while 3 pollers render the queued icons on the same 2 cores)")
+        print("  (POST and the second GET run while the worker renders the queued icons on the same cores)")
     finally:
         stack.stop()
 

@@ -1,9 +1,13 @@
-"""Helpers for the benchmarks: percentiles and a free loopback port."""
+"""Helpers for the benchmarks: percentiles, a free loopback port, and batches on the local stack."""
 
 from __future__ import annotations
 
 import socket
 import statistics
+import time
+from typing import Any
+
+import httpx
 
 
 def percentile(samples: list[float], fraction: float) -> float:
@@ -23,3 +27,30 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def stack_client(stack: Any, user: str = "bench") -> httpx.Client:
+    """HTTP to a running local stack as `user`, with a token it accepts."""
+    from imagegen.config import Settings
+    from imagegen.logic.auth import mint_token
+
+    token = mint_token(Settings(), user, stack.jwt_secret)
+    return httpx.Client(base_url=stack.url, headers={"Authorization": f"Bearer {token}"}, timeout=60)
+
+
+def run_icon_batch(client: httpx.Client, images: int, poll_seconds: float, **fields: Any) -> dict[str, Any]:
+    """POST a batch of `images` uncached icons (categories x up to 10 variations), wait until it ends;
+    its last status."""
+    body = {
+        "categories": [f"bench category {n}" for n in range((images + 9) // 10)],
+        "variations_per_category": min(10, images),
+        "use_cache": False,
+        **fields,
+    }
+    accepted = client.post("/api/icons/generate/batch", json=body)
+    if accepted.status_code != 202:
+        raise RuntimeError(f"the batch was refused: {accepted.status_code} {accepted.text}")
+    status_url = accepted.json()["status_url"]
+    while (status := client.get(status_url).json())["state"] in ("queued", "running"):
+        time.sleep(poll_seconds)
+    return dict(status)

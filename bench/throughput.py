@@ -33,7 +33,7 @@ from imagegen.local.stack import LocalStack
 from imagegen.logic.auth import mint_token
 
 WINDOW = 10.0
-MODEL, SIZE, QUALITY = "gpt-image-1-mini", "1024x1024", "low"
+MODEL, SIZE, QUALITY = "gpt-image-2", "1024x1024", "low"
 KEY = "sk-bench-not-a-real-key"  # the fake accepts any key
 
 
@@ -71,17 +71,13 @@ def steady_rate(log: list[tuple[float, int]], limit: int) -> float:
 
 
 def run_service(fake: CountingFake, images: int, limit: int, latency: float) -> tuple[int, float, int]:
-    concurrency = max(2, int(limit / 60 * (latency + 2)) + 2)  # enough workers to keep the limit busy
-    environ = {
+    environ = {  # the shipped defaults but the limits: the worker's concurrency follows from them
         **os.environ,
         "OPENAI_API_KEY": KEY,
         "OPENAI_BASE_URL": fake.base_url,
         "OPENAI_RATE_LIMIT_RPM": str(limit),
         "OPENAI_RATE_LIMIT_TPM": "10000000",
-        "BATCH_MAX_CONCURRENT": str(concurrency),
-        "BATCH_SIZE_DEFAULT": "1",
-        "QUOTA_IMAGES_PER_DAY": "0",
-        "POWERTOOLS_LOG_LEVEL": "ERROR",
+        "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "ERROR"),
         "POWERTOOLS_METRICS_DISABLED": "true",
     }
     with LocalStack(port=0, environ=environ) as stack:

@@ -1,13 +1,26 @@
-"""The worker: one SQS record per item; failed records are reported, the rest are deleted."""
+"""The worker: one SQS record per item, the records of a batch run at once; failed records are reported.
 
+Each record waits on a slow provider (15 s to minutes), so the records of one batch run in threads
+and an invocation lasts about as long as its slowest item, within the function's timeout.
+"""
+
+import asyncio
+import functools
 import warnings
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import (
+    AsyncBatchProcessor,
+    EventType,
+    async_process_partial_response,
+)
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from imagegen.logic.capacity import startup_warnings
 from imagegen.logic.run_item import run_item
 from imagegen.logic.services import default_services
 from imagegen.logic.usage import metrics
@@ -15,21 +28,39 @@ from imagegen.models.domain import ItemMessage
 
 logger = Logger()
 tracer = Tracer()
-processor = BatchProcessor(event_type=EventType.SQS)
+processor = AsyncBatchProcessor(event_type=EventType.SQS)
+# One thread per record: SQS delivers at most 10 records an invocation without a batching window,
+# and the template caps WorkerBatchSize at 10. No thread starts before the first record.
+record_threads = ThreadPoolExecutor(max_workers=10, thread_name_prefix="record")
 # An invocation that only sent items back to wait for the rate limit has no metric to publish.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 
-def record_handler(record: SQSRecord) -> None:
+async def record_handler(record: SQSRecord) -> None:
     attempt = int(record.attributes.approximate_receive_count or 1)
-    run_item(ItemMessage.model_validate_json(record.body), attempt, record.receipt_handle, default_services())
+    message = ItemMessage.model_validate_json(record.body)
+    services = default_services()  # built here, on the event loop's thread, never twice
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(record_threads, run_item, message, attempt, record.receipt_handle, services)
+
+
+@functools.cache
+def warn_about_capacity() -> None:
+    """Once per cold start: settings that leave the rate limit idle or cut off calls OpenAI bills."""
+    for problem in startup_warnings(default_services().settings, datetime.now(UTC).date()):
+        logger.warning("worker settings do not fit the provider", problem=problem)
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    default_services().idempotency_config.register_lambda_context(context)  # in-progress records expire
-    return process_partial_response(
+    warn_about_capacity()
+    services = default_services()
+    services.idempotency_config.register_lambda_context(context)  # in-progress records expire
+    # Configured here, before the records' threads share it: Powertools marks the layer configured
+    # before it copies the settings, so a racing thread could read its defaults.
+    services.idempotency.configure(services.idempotency_config)
+    return async_process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )

@@ -19,7 +19,7 @@ EXIT_OK, EXIT_USAGE, EXIT_KEY, EXIT_PROVIDER, EXIT_FILESYSTEM = 0, 2, 3, 4, 5
 def _serve(args: argparse.Namespace) -> int:
     from imagegen.local.stack import DEFAULT_PORT, LocalStack
 
-    print("imagegen: starting the local stack (emulated AWS, functions, queue pollers) ...", flush=True)
+    print("imagegen: starting the local stack (emulated AWS, functions, SQS event source) ...", flush=True)
     stack = LocalStack(host=args.host, port=args.port or DEFAULT_PORT)
     try:
         stack.start()
@@ -59,14 +59,24 @@ def _token(args: argparse.Namespace) -> int:
 def _fake_openai(args: argparse.Namespace) -> int:
     from imagegen.local.fake_openai import FakeOpenAI
 
-    fake = FakeOpenAI(port=args.port)
-    fake.configure(latency=args.latency, images_per_minute=args.images_per_minute)
+    try:
+        fake = FakeOpenAI(
+            port=args.port,
+            latency=None if args.realistic else args.latency,
+            images_per_minute=args.images_per_minute,
+            seed=args.seed,
+            time_scale=args.time_scale,
+            today=args.today,
+        )
+    except ValueError as error:
+        print(f"imagegen: {error}", file=sys.stderr)
+        return EXIT_USAGE
     fake.start()
     print(
         f"imagegen: fake OpenAI Images API on {fake.base_url} (loopback only)\n"
         f"  use it:  OPENAI_BASE_URL={fake.base_url} OPENAI_API_KEY=sk-fake make serve\n"
         f'  script:  POST /_fake/script {{"next": ["rate_limit", "moderation", ...]}}, '
-        f"POST /_fake/config, GET /_fake/stats\n  Ctrl-C stops it.",
+        f"POST /_fake/config, GET /_fake/stats (calls, billed calls and USD)\n  Ctrl-C stops it.",
         flush=True,
     )
     with contextlib.suppress(KeyboardInterrupt):
@@ -146,6 +156,9 @@ def _generate(args: argparse.Namespace) -> int:
     saved = _generate_one(args, body, settings, provider)
     print(f"image:    {saved.image_path}\nmetadata: {saved.metadata_path}")
     print(f"model:    {saved.model} ({saved.provider})")
+    if saved.billed_calls:  # a timed-out call is billed too: say how many the image took
+        calls = f"{saved.billed_calls} billed call" + ("s" if saved.billed_calls > 1 else "")
+        print(f"cost:     ${saved.cost_usd or 0:.4f} ({calls})")
     return EXIT_OK
 
 
@@ -214,10 +227,26 @@ def build_parser() -> argparse.ArgumentParser:
     _blog_options(batch)
     batch.set_defaults(run=_batch)
     fake = commands.add_parser(
-        "fake-openai", help="run a scriptable fake OpenAI Images API on loopback (dev tool)"
+        "fake-openai",
+        help="run a scriptable fake OpenAI Images API on loopback (dev tool): per-model latency, "
+        "rate limits, shutdown dates and a billing ledger",
     )
     fake.add_argument("--port", type=int, default=0, help="port (default: any free one)")
     fake.add_argument("--latency", type=float, default=0.0, help="seconds per image (default 0)")
+    fake.add_argument(
+        "--realistic",
+        action="store_true",
+        help="draw each image's latency from its model and quality (log-normal p50/p99; overrides --latency)",
+    )
+    fake.add_argument("--seed", type=int, default=0, help="seed of the drawn latencies (default 0)")
+    fake.add_argument(
+        "--time-scale", type=float, default=1.0, help="multiplies every latency, e.g. 0.01 (default 1)"
+    )
+    fake.add_argument(
+        "--today",
+        metavar="YYYY-MM-DD",
+        help="the day the fake takes as today for shutdown dates (default: the real UTC date)",
+    )
     fake.add_argument("--images-per-minute", type=int, default=0, help="rate limit to enforce (default none)")
     fake.set_defaults(run=_fake_openai)
     return parser

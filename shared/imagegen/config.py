@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cache
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 from imagegen.models.requests import Size
 
@@ -26,16 +27,22 @@ class Settings(BaseSettings):
     openai_image_size: Size = "1024x1024"  # the default size of icons
     openai_image_quality: str = "auto"
     openai_max_retries: Annotated[int, Field(ge=0, le=10)] = 3
-    openai_timeout: Annotated[float, Field(gt=0, le=600)] = 60
+    # Unset: each call may take twice its model's p99 at its quality (the registry's latency table),
+    # within the worker's timeout. A number applies to every call.
+    openai_timeout: Annotated[float | None, Field(gt=0, le=900)] = None
+    # Retries after a call that timed out or lost its connection: the provider may have finished
+    # and billed it, so each one may pay for an image twice.
+    openai_timeout_retries: Annotated[int, Field(ge=0, le=5)] = 1
     openai_rate_limit_rpm: Annotated[int, Field(ge=1)] = 5
     openai_rate_limit_tpm: Annotated[int, Field(ge=1)] = 100_000
     # The shared limiter: images allowed back to back (providers enforce a minute's limit over
-    # shorter windows), the fraction of the limit aimed at (headroom for clock and network jitter),
-    # how long a worker may wait in process for its slot (longer waits go back to the queue), how
-    # fast a rate lowered by a 429 climbs back, and how long insufficient_quota pauses everyone.
+    # shorter windows); the fraction of the limit aimed at (headroom: a call may start that share of
+    # a slot late without crowding a window); how long a worker may wait in process for its slot
+    # (items waiting longer go back to the queue and return half of it early, which absorbs a cold
+    # start); how fast a rate lowered by a 429 climbs back; how long insufficient_quota pauses.
     openai_rate_limit_burst: Annotated[int, Field(ge=1, le=100)] = 1
-    rate_limit_target: Annotated[float, Field(ge=0.5, le=1.0)] = 0.98
-    rate_limit_max_wait_seconds: Annotated[float, Field(ge=0, le=10)] = 2.0
+    rate_limit_target: Annotated[float, Field(ge=0.5, le=1.0)] = 0.95
+    rate_limit_max_wait_seconds: Annotated[float, Field(ge=0, le=60)] = 10.0
     rate_limit_recovery_seconds: Annotated[int, Field(ge=1, le=3600)] = 30
     quota_pause_seconds: Annotated[int, Field(ge=10, le=86_400)] = 900
     image_provider: Literal["auto", "offline", "openai"] = "auto"
@@ -44,8 +51,10 @@ class Settings(BaseSettings):
     images_base_url: str = "/api/images/"
     images_max_size: Annotated[int, Field(ge=1024)] = 5_242_880
     batch_size_default: Annotated[int, Field(ge=1, le=10)] = 5
-    batch_timeout: Annotated[int, Field(ge=10, le=900)] = 300
-    batch_max_concurrent: Annotated[int, Field(ge=1, le=100)] = 3
+    batch_timeout: Annotated[int, Field(ge=10, le=900)] = 900  # the worker's; Lambda allows 900 s
+    # Worker invocations at once. Unset: enough to keep the rate limit busy at the model's latency
+    # (logic.capacity); the template sets it per tier.
+    batch_max_concurrent: Annotated[int | None, Field(ge=1, le=1000)] = None
 
     # Per-user limits and the request cache. QUOTA_IMAGES_PER_DAY=0 means no daily quota.
     quota_images_per_day: Annotated[int, Field(ge=0, le=1_000_000)] = 500
@@ -76,12 +85,29 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _provider_call_fits_the_worker(self) -> Settings:
-        if self.openai_timeout >= self.batch_timeout:
+        if self.openai_timeout is not None and self.openai_timeout >= self.batch_timeout:
             raise ValueError(
                 f"OPENAI_TIMEOUT ({self.openai_timeout}s) must be below BATCH_TIMEOUT "
                 f"({self.batch_timeout}s), the worker's timeout"
             )
         return self
+
+
+def settings_from(environ: Mapping[str, str]) -> Settings:
+    """Settings read from an explicit environment instead of the process's (a local function's)."""
+
+    class FromMapping(EnvSettingsSource):
+        def _load_env_vars(self) -> Mapping[str, str | None]:
+            return {name.lower(): value for name, value in environ.items()}
+
+    class Scoped(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls, settings_cls: type[BaseSettings], *sources: Any, **named: Any
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return (FromMapping(settings_cls),)
+
+    return Scoped()
 
 
 @cache

@@ -51,6 +51,13 @@ class ProviderRateLimitedError(TransientGenerationError):
         self.retry_after = retry_after
 
 
+class ProviderCallLostError(TransientGenerationError):
+    """The call timed out or lost its connection after it was sent: the provider may still finish and
+    bill it, so it counts as a billed call and its retries are capped on their own."""
+
+    code = "provider_call_lost"
+
+
 class ProviderQuotaExhaustedError(PermanentGenerationError):
     """The provider account is out of quota (OpenAI `insufficient_quota`): never retried."""
 

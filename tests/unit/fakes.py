@@ -25,6 +25,7 @@ from imagegen.models.domain import (
     Job,
     JobState,
     LimiterState,
+    Reservation,
 )
 from imagegen.providers.base import GeneratedImage
 from imagegen.providers.offline import OfflineProvider
@@ -73,12 +74,12 @@ class FakeJobs:
         )
         return page, key
 
-    def start_item(self, job_id: str, index: int, now: datetime) -> bool:
+    def start_item(self, job_id: str, index: int, now: datetime, slot_at: float | None = None) -> bool:
         with self.lock:
             item = self.items[(job_id, index)]
             if item.state not in (ItemState.QUEUED, ItemState.RUNNING):
                 return False
-            item.state, item.attempts = ItemState.RUNNING, item.attempts + 1
+            item.state, item.attempts, item.used_slot_at = ItemState.RUNNING, item.attempts + 1, slot_at
             job = self.jobs[job_id]
             if job.state == JobState.QUEUED:
                 job.state, job.started_at = JobState.RUNNING, now
@@ -104,6 +105,20 @@ class FakeJobs:
             counts = self.jobs[job_id].counts
             setattr(counts, state.value, getattr(counts, state.value) + 1)
             return True
+
+    def hold_slot(self, job_id: str, index: int, reservation: Reservation) -> None:
+        with self.lock:
+            item = self.items[(job_id, index)]
+            if item.state == ItemState.QUEUED:
+                item.reservation = reservation
+
+    def count_billed_call(self, job_id: str, index: int, *, lost: bool) -> tuple[int, int]:
+        with self.lock:
+            item = self.items[(job_id, index)]
+            item.billed_calls += 1
+            item.lost_calls += int(lost)
+            self.jobs[job_id].billed_calls += 1
+            return item.billed_calls, item.lost_calls
 
     def release_item(self, job_id: str, index: int) -> bool:
         with self.lock:
@@ -154,11 +169,13 @@ class FakeImages:
 class FakeQueue:
     def __init__(self) -> None:
         self.sent: list[ItemMessage] = []
+        self.sent_delays: list[int] = []
         self.delays: list[tuple[str, int]] = []
         self.requeued: list[tuple[ItemMessage, int]] = []
 
-    def send_items(self, messages: list[ItemMessage]) -> None:
+    def send_items(self, messages: list[ItemMessage], delays: list[int] | None = None) -> None:
         self.sent.extend(messages)
+        self.sent_delays.extend(delays or [0] * len(messages))
 
     def delay(self, receipt_handle: str, seconds: int) -> None:
         self.delays.append((receipt_handle, seconds))

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import date
 from typing import Any
 
 import pytest
 
-from imagegen.errors import BudgetExceededError, InvalidRequestError, QuotaExceededError
+from imagegen.errors import BudgetExceededError, QuotaExceededError
 from imagegen.logic.cache import clear_cache, list_cached
 from imagegen.logic.jobs import cancel_job, create_job, job_result
 from imagegen.logic.quotas import check_budget
@@ -106,23 +107,53 @@ def test_cancelled_items_go_back_on_the_quota() -> None:
     create_job(BatchRequest(categories=["e", "f", "g", "h"], size="1024x1024"), ALICE, services)
 
 
-def _specs(model: str, n: int) -> list[ImageSpec]:
+def _specs(model: str, n: int, quality: str = "low") -> list[ImageSpec]:
     request = BatchRequest(
-        categories=[f"c{i}" for i in range(n)], size="1024x1024", model=model, quality="low"
+        categories=[f"c{i}" for i in range(n)], size="1024x1024", model=model, quality=quality
     )
-    return icon_specs(request, "0" * 32, make_services().settings)
+    return icon_specs(request, "0" * 32, make_services().settings, date(2026, 11, 21))
 
 
 def test_a_cost_ceiling_is_checked_against_the_estimate_before_anything_is_queued() -> None:
     specs = _specs("gpt-image-1-mini", 10)
     estimate = check_budget(specs, "openai", None)
-    assert estimate is not None and 0.02 < estimate < 0.03  # 10 x (272 output tokens at $8/M + prompt)
+    assert 0.05 < estimate < 0.053  # 10 x ($0.005 a low 1024x1024 image, OpenAI's price, + the prompt)
     assert check_budget(specs, "openai", 1.0) == estimate
     with pytest.raises(BudgetExceededError, match="above max_cost_usd"):
         check_budget(specs, "openai", 0.01)
     assert check_budget(specs, "offline", 0.01) == 0.0  # the offline renderer costs nothing
-    with pytest.raises(InvalidRequestError, match="no verified price for gpt-image-2"):
-        check_budget(_specs("gpt-image-2", 2), "openai", 5.0)
+
+
+@pytest.mark.parametrize(
+    ("model", "per_image"),
+    [
+        ("gpt-image-2", 0.2107),  # 7,024 output tokens at $30/M
+        ("gpt-image-2.5-flare", 0.2107),
+        ("gpt-image-2.5-sunburst", 0.2107),
+        ("gpt-image-2.6-flare", 0.2107),
+        ("gpt-image-2.6-sunburst", 0.2107),
+        ("gpt-image-1.5", 0.1331),  # 4,160 at $32/M
+        ("chatgpt-image-latest", 0.1331),
+        ("gpt-image-1-mini", 0.036),  # OpenAI's per-image price
+    ],
+)
+def test_every_priced_model_takes_a_cost_ceiling_with_auto_counted_as_high(
+    model: str, per_image: float
+) -> None:
+    specs = _specs(model, 3, quality="auto")
+    assert check_budget(specs, "openai", None) == pytest.approx(3 * per_image, abs=0.001)
+    with pytest.raises(BudgetExceededError):
+        check_budget(specs, "openai", 2.5 * per_image)
+
+
+def test_a_blog_image_takes_a_cost_ceiling_too() -> None:
+    services = make_services(openai_api_key="sk-unit-never-called")  # OpenAI draws: estimates apply
+    request = BlogImageRequest(
+        prompt="harbour", post_id="1", section_id="1", quality="high", max_cost_usd=0.1
+    )
+    with pytest.raises(BudgetExceededError, match=r"\$0\.1"):
+        create_job(request, ALICE, services)
+    assert services.queue.sent == []  # type: ignore[attr-defined]
 
 
 def test_stats_count_generations_failures_times_and_models_per_caller() -> None:

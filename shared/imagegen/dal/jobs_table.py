@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from imagegen.dal.clients import client
-from imagegen.models.domain import Counts, ImageSpec, Item, ItemState, Job, JobState
+from imagegen.models.domain import Counts, ImageSpec, Item, ItemState, Job, JobState, Reservation
 
 OWNER_INDEX = "owner-index"
 _ser = TypeSerializer()
@@ -30,6 +31,10 @@ def _values(**values: Any) -> dict[str, Any]:
     return {f":{name}": _ser.serialize(value) for name, value in values.items()}
 
 
+def _decimal(value: float | None) -> Decimal | None:
+    return Decimal(repr(value)) if value is not None else None
+
+
 def _plain(row: dict[str, Any]) -> dict[str, Any]:
     return {name: _de.deserialize(value) for name, value in row.items()}
 
@@ -47,6 +52,7 @@ def _job_from_row(row: dict[str, Any]) -> Job:
             failed=int(data["failed"]),
             cancelled=int(data["cancelled"]),
         ),
+        billed_calls=int(data.get("billed_calls", 0)),
         cancel_requested=bool(data.get("cancel_requested", False)),
         created_at=data["created_at"],
         updated_at=data["updated_at"],
@@ -67,6 +73,10 @@ def _item_from_row(row: dict[str, Any]) -> Item:
         model=data.get("model"),
         finished_at=data.get("finished_at"),
         cache_hit=bool(data.get("cache_hit", False)),
+        billed_calls=int(data.get("billed_calls", 0)),
+        lost_calls=int(data.get("lost_calls", 0)),
+        reservation=Reservation.model_validate_json(data["reservation"]) if data.get("reservation") else None,
+        used_slot_at=float(data["used_slot_at"]) if data.get("used_slot_at") is not None else None,
     )
 
 
@@ -111,6 +121,7 @@ class JobsTable:
             "completed": {"N": str(job.counts.completed)},
             "failed": {"N": str(job.counts.failed)},
             "cancelled": {"N": str(job.counts.cancelled)},
+            "billed_calls": {"N": "0"},
             "cancel_requested": {"BOOL": False},
             "created_at": {"S": job.created_at.isoformat()},
             "updated_at": {"S": job.updated_at.isoformat()},
@@ -136,6 +147,8 @@ class JobsTable:
         }
         if item.model:
             row["model"] = {"S": item.model}
+        if item.reservation:
+            row["reservation"] = {"S": item.reservation.model_dump_json()}
         if item.finished_at:
             row["finished_at"] = {"S": item.finished_at.isoformat()}
         return row
@@ -183,17 +196,18 @@ class JobsTable:
         last = answer.get("LastEvaluatedKey")
         return [_job_from_row(row) for row in answer["Items"]], _plain(last) if last else None
 
-    def start_item(self, job_id: str, index: int, now: datetime) -> bool:
-        """queued/running -> running, counting the attempt; False when the item already ended."""
+    def start_item(self, job_id: str, index: int, now: datetime, slot_at: float | None = None) -> bool:
+        """queued/running -> running, counting the attempt and the slot it uses; False when it ended."""
         try:
             self._db.update_item(
                 TableName=self.table_name,
                 Key={"pk": _pk(job_id), "sk": _item_sk(index)},
-                UpdateExpression="SET #state = :running, attempts = attempts + :one, started_at = :now",
+                UpdateExpression="SET #state = :running, attempts = attempts + :one, started_at = :now, "
+                "used_slot_at = :slot",
                 ConditionExpression="#state IN (:queued, :running)",
                 ExpressionAttributeNames={"#state": "state"},
                 ExpressionAttributeValues=_values(
-                    running="running", one=1, now=now.isoformat(), queued="queued"
+                    running="running", one=1, now=now.isoformat(), queued="queued", slot=_decimal(slot_at)
                 ),
             )
         except ClientError as error:
@@ -214,6 +228,39 @@ class JobsTable:
             if not _is_condition_failure(error):
                 raise
         return True
+
+    def hold_slot(self, job_id: str, index: int, reservation: Reservation) -> None:
+        """Note the slot a queued item waits for, so that cancelling it frees the slot."""
+        try:
+            self._db.update_item(
+                TableName=self.table_name,
+                Key={"pk": _pk(job_id), "sk": _item_sk(index)},
+                UpdateExpression="SET reservation = :reservation",
+                ConditionExpression="#state = :queued",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues=_values(reservation=reservation.model_dump_json(), queued="queued"),
+            )
+        except ClientError as error:
+            if not _is_condition_failure(error):  # it ended meanwhile: nothing to free later
+                raise
+
+    def count_billed_call(self, job_id: str, index: int, *, lost: bool) -> tuple[int, int]:
+        """Count a call the provider may bill on the item and its job; the item's (billed, lost) calls."""
+        answer = self._db.update_item(
+            TableName=self.table_name,
+            Key={"pk": _pk(job_id), "sk": _item_sk(index)},
+            UpdateExpression="ADD billed_calls :one, lost_calls :lost",
+            ExpressionAttributeValues=_values(one=1, lost=int(lost)),
+            ReturnValues="UPDATED_NEW",
+        )
+        self._db.update_item(
+            TableName=self.table_name,
+            Key={"pk": _pk(job_id), "sk": {"S": "META"}},
+            UpdateExpression="ADD billed_calls :one",
+            ExpressionAttributeValues=_values(one=1),
+        )
+        counts = _plain(answer["Attributes"])
+        return int(counts["billed_calls"]), int(counts["lost_calls"])
 
     def release_item(self, job_id: str, index: int) -> bool:
         """running -> queued: the item waits for the rate limit again (and can be cancelled meanwhile)."""

@@ -3,6 +3,7 @@ user and day of quota (QUOTA#owner#day) and per user of usage stats (STATS#owner
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -43,6 +44,9 @@ class LimitsTable:
         return LimiterState(
             **{field: float(row[field]["N"]) for field in _LIMITER_FIELDS if field in row},
             paused_reason=row.get("paused_reason", {}).get("S", ""),
+            pauses=int(row.get("pauses", {}).get("N", "0")),
+            generation=int(row.get("generation", {}).get("N", "0")),
+            holes=tuple((float(b), float(e)) for b, e in json.loads(row.get("holes", {}).get("S", "[]"))),
             version=int(row["version"]["N"]),
         )
 
@@ -51,6 +55,9 @@ class LimitsTable:
         row = {"pk": {"S": f"LIMITER#{name}"}, "version": {"N": str(state.version)}}
         row |= {field: _number(getattr(state, field)) for field in _LIMITER_FIELDS}
         row["paused_reason"] = {"S": state.paused_reason}
+        row["pauses"] = {"N": str(state.pauses)}
+        row["generation"] = {"N": str(state.generation)}
+        row["holes"] = {"S": json.dumps([list(hole) for hole in state.holes])}
         try:
             self._db.put_item(
                 TableName=self.table_name,

@@ -16,18 +16,21 @@ class WorkQueue:
     def _sqs(self) -> Any:
         return client("sqs")
 
-    def send_items(self, messages: list[ItemMessage]) -> None:
-        """Send in batches of ten, resending entries SQS reports as failed."""
-        for start in range(0, len(messages), 10):
-            pending = {
-                str(n): message.model_dump_json() for n, message in enumerate(messages[start : start + 10])
-            }
+    def send_items(self, messages: list[ItemMessage], delays: list[int] | None = None) -> None:
+        """Send in batches of ten, each message held `delays[n]` seconds (at most 900); resend
+        entries SQS reports as failed."""
+        entries = [
+            {"MessageBody": message.model_dump_json(), "DelaySeconds": max(0, min(int(delay), 900))}
+            for message, delay in zip(messages, delays or [0] * len(messages), strict=True)
+        ]
+        for start in range(0, len(entries), 10):
+            pending = {str(n): entry for n, entry in enumerate(entries[start : start + 10])}
             for _ in range(5):
                 if not pending:
                     break
                 answer = self._sqs.send_message_batch(
                     QueueUrl=self.queue_url,
-                    Entries=[{"Id": entry_id, "MessageBody": body} for entry_id, body in pending.items()],
+                    Entries=[{"Id": entry_id, **entry} for entry_id, entry in pending.items()],
                 )
                 pending = {failed["Id"]: pending[failed["Id"]] for failed in answer.get("Failed", [])}
             if pending:

@@ -14,9 +14,12 @@ import signal
 import sys
 import time
 import uuid
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
+
+# How long `close` lets running invocations finish before it kills their containers.
+CLOSE_GRACE_SECONDS = 5.0
 
 _handler: Any = None
 _function_name = ""
@@ -68,10 +71,14 @@ def _warm() -> bool:
 
 
 class LambdaFunction:
-    """One function's containers; `invoke` blocks until a container has handled the event."""
+    """One function's containers, started on demand as Lambda's cold starts are.
+
+    The pool spawns a process for a submitted invocation only when none is idle (Python 3.11's
+    ProcessPoolExecutor with the spawn context), up to `containers`; each loads the handler once.
+    """
 
     def __init__(self, name: str, code_dir: Path, env: dict[str, str], timeout: int, containers: int) -> None:
-        self.name, self.timeout = name, timeout
+        self.name, self.timeout, self.containers = name, timeout, containers
         self._pool = ProcessPoolExecutor(
             max_workers=containers,
             mp_context=multiprocessing.get_context("spawn"),
@@ -79,11 +86,26 @@ class LambdaFunction:
             initargs=(name, str(code_dir), env, timeout),
         )
 
-    def warm(self) -> Any:
-        return self._pool.submit(_warm)
+    def warm(self, containers: int = 1) -> list[Future[bool]]:
+        """Start up to `containers` containers now; each future is done once a loaded container ran it."""
+        return [self._pool.submit(_warm) for _ in range(min(containers, self.containers))]
+
+    def submit(self, event: dict[str, Any]) -> Future[Any]:
+        """Invoke without waiting: the future holds the handler's answer or its exception."""
+        return self._pool.submit(_invoke, event)
 
     def invoke(self, event: dict[str, Any]) -> Any:
-        return self._pool.submit(_invoke, event).result(timeout=self.timeout + 30)
+        """Invoke and wait for the handler's answer (its exception is raised here)."""
+        return self.submit(event).result(timeout=self.timeout + 30)
 
-    def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+    def close(self, grace_seconds: float = CLOSE_GRACE_SECONDS) -> None:
+        """Stop the containers; running invocations get `grace_seconds` to end, then are killed."""
+        containers = list((self._pool._processes or {}).values())  # None once the pool is shut down
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + grace_seconds
+        for container in containers:
+            container.join(max(0.0, deadline - time.monotonic()))
+        for container in containers:
+            if container.is_alive():
+                container.terminate()
+                container.join(5)

@@ -1,23 +1,28 @@
-"""The whole local stack: emulated AWS, the functions, the HTTP front and the queue pollers."""
+"""The whole local stack: emulated AWS, the functions, the HTTP front and the SQS event sources."""
 
 from __future__ import annotations
 
 import os
 import time
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from imagegen.config import settings_from
 from imagegen.local.aws import FAKE_CREDENTIALS, EmulatedAws
 from imagegen.local.front import ApiFront
 from imagegen.local.lambdas import LambdaFunction
-from imagegen.local.poller import QueuePollers
+from imagegen.local.poller import SqsEventSource, sqs_client
 from imagegen.local.template import TEMPLATE_PATH, Template
+from imagegen.logic.capacity import worker_concurrency
+from imagegen.providers.factory import provider_name
 
 # A documented, local-only default: in AWS the secret comes from Secrets Manager.
 LOCAL_JWT_SECRET = "imagegen-local-development-secret-not-for-production"  # noqa: S105
 DEFAULT_PORT = 3560
 API_CONTAINERS = 8
+WARM_WORKER_CONTAINERS = 2  # started with the stack, so the first items wait for no cold start
 
 
 class LocalStack:
@@ -36,13 +41,23 @@ class LocalStack:
         self.environ = dict(os.environ if environ is None else environ)  # noqa: TID251 - the local runtime's input
         self.aws = EmulatedAws(host)
         self.functions: dict[str, LambdaFunction] = {}
-        self.pollers: QueuePollers | None = None
+        self.event_sources: list[SqsEventSource] = []
         self.front: ApiFront | None = None
         self.started_seconds = 0.0
 
     @property
     def jwt_secret(self) -> str:
         return self.environ.get("JWT_SECRET") or LOCAL_JWT_SECRET
+
+    @property
+    def deliveries(self) -> int:
+        """Queue records handed to functions so far (a record delivered twice counts twice)."""
+        return sum(source.deliveries for source in self.event_sources)
+
+    @property
+    def invocations(self) -> int:
+        """Function invocations made by the event sources so far."""
+        return sum(source.invocations for source in self.event_sources)
 
     @property
     def url(self) -> str:
@@ -74,10 +89,14 @@ class LocalStack:
                 int(template.function_property(name, "Timeout")),
                 API_CONTAINERS,
             )
-        warming = [function.warm() for function in self.functions.values()]
-        self._start_pollers()
+        warming = [future for function in self.functions.values() for future in function.warm()]
+        self._create_event_sources()
+        for source in self.event_sources:
+            warming += source.function.warm(WARM_WORKER_CONTAINERS)
         for future in warming:
             future.result(timeout=120)
+        for source in self.event_sources:
+            source.start()
         auth = template.authorizer_settings()
         self.front = ApiFront(
             self.host,
@@ -91,28 +110,46 @@ class LocalStack:
         self.started_seconds = time.perf_counter() - began
         return self
 
-    def _start_pollers(self) -> None:
+    def worker_concurrency(self, env: dict[str, str]) -> int:
+        """How many worker invocations run at once: the worker's containers and its event source's slots.
+
+        BATCH_MAX_CONCURRENT when the caller sets it. Else what the worker's own rate limit needs at
+        its model's latency, as the template's tier table does for AWS, so that OPENAI_RATE_LIMIT_RPM
+        alone sizes the local stack. The offline renderer is CPU-bound: locally, the machine's cores."""
+        if self.environ.get("BATCH_MAX_CONCURRENT"):
+            return int(self.environ["BATCH_MAX_CONCURRENT"])
+        settings = settings_from({k: v for k, v in env.items() if k != "BATCH_MAX_CONCURRENT"})
+        if provider_name(settings) == "offline":
+            return max(2, os.cpu_count() or 2)
+        return worker_concurrency(settings, datetime.now(UTC).date())
+
+    def _sqs_events(self) -> dict[str, dict[str, Any]]:
+        """The template's SQS event of each function that has one."""
+        events = {
+            name: self.template.sqs_event(name) for name in self.template.of_type("AWS::Serverless::Function")
+        }
+        return {name: event for name, event in events.items() if event is not None}
+
+    def _create_event_sources(self) -> None:
+        """Each queue-triggered function, with a container per invocation that may run at once, and
+        the event source that feeds it."""
         template = self.template
-        for name in template.of_type("AWS::Serverless::Function"):
-            event = template.sqs_event(name)
-            if event is None:
-                continue
-            queue = next(q for q, ids in template.physical.items() if ids.get("Arn") == event["Queue"])
+        for name, event in self._sqs_events().items():
             env = self.function_env(name)
-            count = int(
-                env.get("BATCH_MAX_CONCURRENT") or event.get("ScalingConfig", {}).get("MaximumConcurrency", 2)
-            )
-            self.pollers = QueuePollers(
-                count,
-                function_name=name,
-                code_dir=str(template.code_dir(name)),
-                env=env,
+            concurrency = self.worker_concurrency(env)
+            env["BATCH_MAX_CONCURRENT"] = str(concurrency)  # what the worker checks its capacity against
+            timeout = int(template.function_property(name, "Timeout"))
+            self.functions[name] = LambdaFunction(name, template.code_dir(name), env, timeout, concurrency)
+            queue = next(q for q, ids in template.physical.items() if ids.get("Arn") == event["Queue"])
+            source = SqsEventSource(
+                self.functions[name],
+                sqs_client(self.aws.endpoint),
                 queue_url=template.physical[queue]["Ref"],
                 queue_arn=event["Queue"],
                 batch_size=int(env.get("BATCH_SIZE_DEFAULT") or event.get("BatchSize", 10)),
-                timeout=int(template.function_property(name, "Timeout")),
+                max_concurrency=concurrency,
             )
-            self.pollers.start()
+            self.event_sources.append(source)
 
     def _invoke(self, function: str, event: dict[str, Any]) -> Any:
         return self.functions[function].invoke(event)
@@ -124,8 +161,8 @@ class LocalStack:
     def stop(self) -> None:
         if self.front:
             self.front.stop()
-        if self.pollers:
-            self.pollers.stop()
+        for source in self.event_sources:
+            source.stop()
         for function in self.functions.values():
             function.close()
         self.aws.stop()

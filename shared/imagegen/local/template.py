@@ -180,8 +180,8 @@ class Template:
             return self.resolve(arg[1] if self.condition(arg[0]) else arg[2])
         if fn == "Fn::Not":
             return not self.resolve(arg[0])
-        if fn == "Fn::Equals":
-            return self.resolve(arg[0]) == self.resolve(arg[1])
+        if fn == "Fn::Equals":  # CloudFormation compares the values as strings (a Number parameter's too)
+            return str(self.resolve(arg[0])) == str(self.resolve(arg[1]))
         if fn == "Fn::FindInMap":
             keys = [self.resolve(k) for k in arg]
             return self.doc["Mappings"][keys[0]][str(keys[1])][keys[2]]

@@ -35,6 +35,8 @@ class SavedImage:
     metadata_path: Path
     model: str
     provider: str
+    cost_usd: float | None = None  # what the provider bills, from its usage
+    billed_calls: int = 0
 
 
 def generate_to_disk(
@@ -68,4 +70,6 @@ def generate_to_disk(
             f"image saved at {image_path}, but its metadata could not be written to {metadata_path}: "
             f"{error.strerror or error}"
         ) from None
-    return SavedImage(image_path, metadata_path, image.model, image.provider)
+    return SavedImage(
+        image_path, metadata_path, image.model, image.provider, image.cost_usd, image.billed_calls
+    )

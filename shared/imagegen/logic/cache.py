@@ -130,7 +130,9 @@ def _cached_metadata(
         "cache_hit": True,
         "cached_from": entry.key,
         "served_at": now.isoformat(),
+        "cost_usd": 0.0,  # a cache hit calls nobody
         "cost_usd_estimate": 0.0,
+        "billed_calls": 0,
         "usage": None,
     }
 

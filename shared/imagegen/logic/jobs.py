@@ -12,6 +12,7 @@ from imagegen.errors import ImageExistsError, JobFinishedError, JobNotFoundError
 from imagegen.logic import cache, usage
 from imagegen.logic.cursors import decode_cursor, encode_cursor
 from imagegen.logic.quotas import check_budget, release_images, reserve_images
+from imagegen.logic.rate_limits import ScheduleBusy, limiter_name, queue_delay, slot_tokens
 from imagegen.logic.services import Services
 from imagegen.logic.specs import blog_spec, icon_specs
 from imagegen.models.domain import (
@@ -26,6 +27,7 @@ from imagegen.models.domain import (
     Job,
     JobKind,
     JobState,
+    Reservation,
 )
 from imagegen.models.requests import BatchRequest, BlogImageRequest, IconRequest
 from imagegen.models.responses import (
@@ -68,7 +70,7 @@ def create_job(
     else:
         kind, specs = (
             ("icon" if isinstance(request, IconRequest) else "batch"),
-            icon_specs(request, job_id, settings),
+            icon_specs(request, job_id, settings, now.date()),
         )
     provider = provider_name(settings)
     if settings.cache_enabled and request.use_cache:
@@ -81,7 +83,7 @@ def create_job(
     with ThreadPoolExecutor(max_workers=8) as pool:
         entries = list(pool.map(lambda spec: cache.find(spec, services), specs))
     misses = [spec for spec, entry in zip(specs, entries, strict=True) if entry is None]
-    check_budget(misses, provider, getattr(request, "max_cost_usd", None))
+    check_budget(misses, provider, request.max_cost_usd)
     reserve_images(caller.sub, len(misses), now, services)
     try:
         accepted = _record_job(job_id, kind, specs, entries, caller, now, services)
@@ -117,6 +119,8 @@ def _record_job(
         updated_at=now,
         finished_at=now if all_hits else None,
     )
+    queued = [n for n, entry in enumerate(entries) if entry is None]
+    slots = _reserve_slots(specs, queued, caller, services)
     items = [
         Item(
             job_id=job_id,
@@ -126,13 +130,16 @@ def _record_job(
             cache_hit=entry is not None,
             model=entry.model if entry else None,
             finished_at=now if entry else None,
+            reservation=slots.get(n),
         )
         for n, (spec, entry) in enumerate(zip(specs, entries, strict=True))
     ]
     expires_at = int((now + timedelta(days=services.settings.job_ttl_days)).timestamp())
     services.jobs.create(job, items, expires_at)
+    sent_at = services.clock().timestamp()
     services.queue.send_items(
-        [ItemMessage(job_id=job_id, index=item.index) for item in items if item.state == ItemState.QUEUED]
+        [ItemMessage(job_id=job_id, index=n, reservation=slots.get(n)) for n in queued],
+        [queue_delay(slots[n], sent_at, services.settings) if n in slots else 0 for n in queued],
     )
     logger.info("job created", job_id=job_id, kind=kind, items=len(items), cache_hits=len(hits))
     return JobAcceptedOut(
@@ -142,6 +149,34 @@ def _record_job(
         status_url=status_url(job_id),
         result_url=result_url(job_id),
     )
+
+
+def _reserve_slots(
+    specs: list[ImageSpec], queued: list[int], caller: Caller, services: Services
+) -> dict[int, Reservation]:
+    """Slots on the shared schedule for the items a rate-limited provider will draw, one write per
+    model: each item is then delivered once, when its slot is due, instead of coming to take a slot
+    first. Where the schedule is busy or paused, the workers take slots on delivery instead."""
+    provider = provider_name(services.settings)
+    if provider != "openai" or not queued:
+        return {}
+    by_limiter: dict[str, list[int]] = {}
+    for n in queued:
+        by_limiter.setdefault(limiter_name(provider, specs[n]), []).append(n)
+    now = services.clock().timestamp()
+    slots: dict[int, Reservation] = {}
+    for name, indexes in by_limiter.items():
+        try:
+            held = services.limiter.reserve_many(name, [slot_tokens(specs[n]) for n in indexes], now)
+        except ScheduleBusy:
+            continue
+        slots |= dict(zip(indexes, held, strict=False))
+    waiting = sum(
+        slot.slot_at - now > services.settings.rate_limit_max_wait_seconds for slot in slots.values()
+    )
+    if waiting:
+        usage.record_event(services, caller.sub, "rate_waits", waiting)
+    return slots
 
 
 def _owned_job(job_id: str, caller: Caller, services: Services) -> Job:
@@ -177,6 +212,7 @@ def _status_out(job: Job) -> JobStatusOut:
         updated_at=job.updated_at,
         started_at=job.started_at,
         finished_at=job.finished_at,
+        billed_calls=job.billed_calls,
         status_url=status_url(job.job_id),
         result_url=result_url(job.job_id),
     )
@@ -206,13 +242,20 @@ def _item_out(item: Item, services: Services) -> ItemOut:
         metadata_url=image_url(services, spec.metadata_key) if done else None,
         error=item.error,
         cache_hit=item.cache_hit,
+        billed_calls=item.billed_calls,
     )
 
 
 def job_result(job_id: str, caller: Caller, services: Services) -> JobResultOut:
     job = _owned_job(job_id, caller, services)
     items = [_item_out(item, services) for item in services.jobs.iter_items(job_id)]
-    return JobResultOut(batch_id=job_id, state=job.state.value, counts=_counts_out(job.counts), items=items)
+    return JobResultOut(
+        batch_id=job_id,
+        state=job.state.value,
+        counts=_counts_out(job.counts),
+        billed_calls=job.billed_calls,
+        items=items,
+    )
 
 
 def wait_for_job(job_id: str, caller: Caller, seconds: float, services: Services) -> JobResultOut | None:
@@ -266,17 +309,20 @@ def cancel_job(job_id: str, caller: Caller, services: Services) -> JobStatusOut:
             return _status_out(job)
         raise JobFinishedError(f"batch '{job_id}' already ended as {job.state.value}")
     services.jobs.request_cancel(job_id, services.clock())
-    queued = [item.index for item in services.jobs.iter_items(job_id) if item.state == ItemState.QUEUED]
+    queued = [item for item in services.jobs.iter_items(job_id) if item.state == ItemState.QUEUED]
 
-    def cancel(index: int) -> bool:
+    def cancel(item: Item) -> bool:
         return services.jobs.finish_item(
-            job_id, index, ItemState.CANCELLED, services.clock(), only_if_queued=True
+            job_id, item.index, ItemState.CANCELLED, services.clock(), only_if_queued=True
         )
 
     with ThreadPoolExecutor(max_workers=8) as pool:
-        cancelled = sum(pool.map(cancel, queued))
-    release_images(job.owner, job.created_at, cancelled, services)  # never drawn: back on the quota
-    logger.info("job cancel requested", job_id=job_id, cancelled=cancelled)
+        ended = list(pool.map(cancel, queued))
+    release_images(job.owner, job.created_at, sum(ended), services)  # never drawn: back on the quota
+    held = [item.reservation for item, done in zip(queued, ended, strict=True) if done and item.reservation]
+    if held:  # the slots these items waited for go to whoever comes next
+        services.limiter.free(held, services.clock().timestamp())
+    logger.info("job cancel requested", job_id=job_id, cancelled=sum(ended), slots_freed=len(held))
     close_job_if_done(job_id, services)
     return job_status(job_id, caller, services)
 

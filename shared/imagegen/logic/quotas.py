@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from imagegen.errors import BudgetExceededError, InvalidRequestError, QuotaExceededError
+from imagegen.errors import BudgetExceededError, QuotaExceededError
 from imagegen.logic.services import Services
 from imagegen.models.domain import ImageSpec
-from imagegen.providers.prices import estimate_image_cost, known_price
+from imagegen.providers.prices import estimate_image_cost
 
 
 def day_of(moment: datetime) -> str:
@@ -40,23 +40,15 @@ def release_images(owner: str, created_at: datetime, count: int, services: Servi
         services.limits.release_daily(owner, day_of(created_at), count)
 
 
-def check_budget(specs: list[ImageSpec], provider: str, ceiling: float | None) -> float | None:
+def check_budget(specs: list[ImageSpec], provider: str, ceiling: float | None) -> float:
     """The estimated cost in USD of drawing `specs`; BudgetExceededError above the ceiling.
 
-    The offline renderer costs nothing. For a model whose price is not known, a ceiling cannot be
-    checked honestly, so a request that sets one is refused with the reason."""
+    Every model the registry serves has a price; `auto` quality is counted as high. The offline
+    renderer costs nothing."""
     if provider != "openai":
         return 0.0
-    if any(not known_price(spec.model) for spec in specs):
-        if ceiling is not None:
-            unknown = sorted({spec.model for spec in specs if not known_price(spec.model)})
-            raise InvalidRequestError(
-                f"max_cost_usd cannot be checked: no verified price for {', '.join(unknown)}"
-            )
-        return None
     total = sum(
-        estimate_image_cost(spec.model, spec.width, spec.height, spec.quality, spec.prompt) or 0.0
-        for spec in specs
+        estimate_image_cost(spec.model, spec.width, spec.height, spec.quality, spec.prompt) for spec in specs
     )
     if ceiling is not None and total > ceiling:
         raise BudgetExceededError(

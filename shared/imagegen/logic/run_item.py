@@ -1,14 +1,17 @@
 """Generate and store one item. Every step is safe to repeat: SQS delivers at least once.
 
-Before a call to a rate-limited provider the item takes a slot on the shared schedule
-(logic.rate_limits). A slot that starts within RATE_LIMIT_MAX_WAIT_SECONDS is waited for here;
-a later one sends the item back to the queue with a delay, so no Lambda sleeps through it. The
-provider call and the writes after it run under Powertools idempotency keyed by the item, so two
-deliveries of one message at the same moment make one call and one object.
+Before a call to a rate-limited provider the item holds a slot on the shared schedule
+(logic.rate_limits). A slot within RATE_LIMIT_MAX_WAIT_SECONDS is waited for here. A later one is
+reserved all the same, and the item goes back to the queue holding it, delayed until it is due
+(chained past SQS's 15-minute limit): it comes back once, and no Lambda sleeps through the wait.
+The provider call and the writes after it run under Powertools idempotency keyed by the item, so
+two deliveries of one message at the same moment make one call and one object. Every call the
+provider may bill, a timed-out one included, is counted on the item, its job and the stats.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
@@ -18,29 +21,51 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.idempotency import idempotent_function
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
-from imagegen.errors import PermanentGenerationError, ProviderQuotaExhaustedError, ProviderRateLimitedError
+from imagegen.errors import (
+    PermanentGenerationError,
+    ProviderCallLostError,
+    ProviderQuotaExhaustedError,
+    ProviderRateLimitedError,
+)
 from imagegen.logic import cache, usage
 from imagegen.logic.images import owner_tag
 from imagegen.logic.jobs import close_job_if_done, image_url
 from imagegen.logic.metadata import build_metadata
 from imagegen.logic.quotas import release_images
+from imagegen.logic.rate_limits import (
+    PAUSES_BEFORE_FAILING,
+    Decision,
+    ScheduleBusy,
+    limiter_name,
+    queue_delay,
+    slot_tokens,
+)
 from imagegen.logic.services import Services
-from imagegen.models.domain import TERMINAL_ITEM_STATES, ImageSpec, Item, ItemMessage, ItemState, Job
+from imagegen.models.domain import (
+    TERMINAL_ITEM_STATES,
+    Item,
+    ItemMessage,
+    ItemState,
+    Job,
+    Reservation,
+)
 from imagegen.providers.base import GeneratedImage
-from imagegen.providers.registry import CONTENT_TYPES, estimated_tokens
+from imagegen.providers.prices import estimate_image_cost
+from imagegen.providers.registry import CONTENT_TYPES, serving_model
 
 logger = Logger(child=True)
 MAX_RETRY_DELAY_SECONDS = 900
+BUSY_SCHEDULE_DELAY_SECONDS = 1  # a burst of items racing for the schedule's row: the losers come back
+STANDING_CHECK_AHEAD_SECONDS = 0.5  # whether a 429 moved the slot is read this long before it
+
+
+class _WaitAgain(Exception):
+    """The provider asked everyone to wait (a 429, or a first insufficient_quota pause)."""
 
 
 def retry_delay(attempt: int, base_seconds: int) -> int:
     """Exponential backoff for the next delivery: base, 2*base, 4*base ... capped at 15 minutes."""
     return int(min(base_seconds * 2 ** max(attempt - 1, 0), MAX_RETRY_DELAY_SECONDS))
-
-
-def limiter_name(provider: str, spec: ImageSpec) -> str:
-    """One schedule per provider model: OpenAI's limits are per model."""
-    return f"{provider}#{spec.model}"
 
 
 def run_item(message: ItemMessage, attempt: int, receipt_handle: str, services: Services) -> None:
@@ -50,57 +75,151 @@ def run_item(message: ItemMessage, attempt: int, receipt_handle: str, services: 
     again after a backoff; the last allowed attempt also ends the item, so the job still closes
     while the message moves on to the dead-letter queue.
     """
-    jobs = services.jobs
-    item = jobs.get_item(message.job_id, message.index)
-    if item is None:
-        logger.warning("item not found; dropping message", job_id=message.job_id, index=message.index)
-        return
-    if item.state in TERMINAL_ITEM_STATES:
-        logger.info("item already ended; duplicate delivery", job_id=item.job_id, index=item.index)
-        close_job_if_done(item.job_id, services)
-        return
-    job = jobs.get_job(item.job_id)
-    if job is None or job.cancel_requested:
-        _end(item, job, ItemState.CANCELLED, services)
-        return
-    if services.provider.rate_limited and not _take_slot(message, item, job, services):
-        return
     try:
-        _produce_once(item, job, attempt, receipt_handle, services)
+        ready = _ready_to_call(message, services)
+    except Exception:
+        # Unexpected (an AWS error reading the item, say): back after the usual backoff, not after
+        # the queue's visibility timeout (six times the worker's: 90 minutes).
+        services.queue.delay(receipt_handle, retry_delay(attempt, services.settings.retry_base_delay_seconds))
+        raise
+    if ready is None:
+        return
+    item, job, slot = ready
+    try:
+        _produce_once(item, job, attempt, receipt_handle, services, slot)
     except IdempotencyAlreadyInProgressError:
         # Another delivery of this message holds the item right now. Its own message stays in the
         # queue until it succeeds, so this copy can go.
         logger.info("item in progress elsewhere; duplicate delivery", job_id=item.job_id, index=item.index)
-    except ProviderRateLimitedError as error:
-        now = services.clock().timestamp()
-        services.limiter.rate_limited(limiter_name(services.provider.name, item.spec), now, error.retry_after)
-        usage.record_event(services, job.owner, "rate_limited")
-        delay = math.ceil(error.retry_after if error.retry_after is not None else 1.0)
-        services.queue.requeue(message, delay)  # waiting its turn is not a failed attempt
+    except _WaitAgain:
+        _requeue_with_new_slot(message, item, services)
 
 
-def _take_slot(message: ItemMessage, item: Item, job: Job, services: Services) -> bool:
-    """True once this item holds a slot on the shared schedule; False when it was sent back or failed."""
-    settings = services.settings
+def _ready_to_call(message: ItemMessage, services: Services) -> tuple[Item, Job, Reservation | None] | None:
+    """The item, its job and the slot it calls in; None when it ended, or went back to wait."""
+    jobs = services.jobs
+    item = jobs.get_item(message.job_id, message.index)
+    if item is None:
+        logger.warning("item not found; dropping message", job_id=message.job_id, index=message.index)
+        return None
+    if item.state in TERMINAL_ITEM_STATES:
+        logger.info("item already ended; duplicate delivery", job_id=item.job_id, index=item.index)
+        close_job_if_done(item.job_id, services)
+        return None
+    job = jobs.get_job(item.job_id)
+    if job is None or job.cancel_requested:
+        _end(item, job, ItemState.CANCELLED, services)
+        return None
+    item = _on_a_served_model(item, services)
+    if not services.provider.rate_limited:
+        return item, job, None
+    slot = _hold_slot(message, item, job, services)
+    return (item, job, slot) if slot is not None else None
+
+
+def _on_a_served_model(item: Item, services: Services) -> Item:
+    """The item as it will be drawn today: a model shut down since it was queued is replaced."""
     spec = item.spec
-    tokens = estimated_tokens(spec.width, spec.height, spec.quality, spec.prompt)
-    decision = services.limiter.acquire(
-        limiter_name(services.provider.name, spec), tokens, services.clock().timestamp()
+    model = serving_model(spec.model, services.settings.openai_model, services.clock().date())
+    if model.name == spec.model:
+        return item
+    logger.warning("model shut down since the item was queued", requested=spec.model, model=model.name)
+    served = spec.model_copy(
+        update={"model": model.name, "requested_model": spec.requested_model or spec.model}
     )
-    if decision.kind == "paused":
-        reason = f"generation is paused for {math.ceil(decision.seconds)} s: {decision.reason}"
-        _end(item, job, ItemState.FAILED, services, error=reason)
-        return False
-    if decision.kind == "wait":
-        # Come back a little before the slot could be free, so it is taken with a short wait here.
-        delay = max(1, math.floor(decision.seconds - settings.rate_limit_max_wait_seconds / 2))
-        services.queue.requeue(message, delay)
-        usage.record_event(services, job.owner, "rate_waits")
-        logger.debug("waiting for the shared rate limit", job_id=item.job_id, index=item.index, delay=delay)
-        return False
-    if decision.seconds > 0:
-        services.sleep(decision.seconds)
-    return True
+    return item.model_copy(update={"spec": served})
+
+
+def _hold_slot(message: ItemMessage, item: Item, job: Job, services: Services) -> Reservation | None:
+    """The slot this item will call in, due within RATE_LIMIT_MAX_WAIT_SECONDS; None when the item
+    went back to the queue to wait for a later one, or ended. The caller waits for it, last thing."""
+    limiter, name = services.limiter, limiter_name(services.provider.name, item.spec)
+    held = message.reservation
+    if held is not None and (held.limiter != name or item.used_slot_at == held.slot_at):
+        held = None  # an earlier delivery of this item called in it (and was retried): take a new one
+    now = services.clock().timestamp()
+    if held is not None:
+        standing = limiter.standing(held, now)
+        if standing == "paused":
+            _end_paused(item, job, name, services)
+            return None
+        if standing == "moved":
+            held = None
+    if held is None:
+        try:
+            decision = limiter.reserve(name, slot_tokens(item.spec), now)
+        except ScheduleBusy:
+            services.queue.requeue(
+                message.model_copy(update={"reservation": None}), BUSY_SCHEDULE_DELAY_SECONDS
+            )
+            return None
+        if decision.kind == "paused" or decision.reservation is None:
+            _end_paused(item, job, name, services)
+            return None
+        held = decision.reservation
+        if decision.kind == "wait":
+            usage.record_event(services, job.owner, "rate_waits")
+    # From the clock now, not when this began: reserving in a burst of racing workers takes seconds.
+    wait = held.slot_at - services.clock().timestamp()
+    if wait > services.settings.rate_limit_max_wait_seconds:
+        _requeue_holding(message, item, held, services)
+        return None
+    return held
+
+
+def _wait_for(slot: Reservation, services: Services) -> None:
+    """Sleep until the slot starts, once every write before the call is done, so that the call
+    starts on time however slow those writes were. _WaitAgain (a new slot) if a 429 or a pause moved
+    it meanwhile, or if the slot is already past by more than the headroom RATE_LIMIT_TARGET leaves:
+    a late call would crowd the next slots into one of the provider's windows and earn a 429."""
+    wait = slot.slot_at - services.clock().timestamp()
+    if wait > STANDING_CHECK_AHEAD_SECONDS:  # the check is a read: done before the slot, not in it
+        services.sleep(wait - STANDING_CHECK_AHEAD_SECONDS)
+        if services.limiter.standing(slot, services.clock().timestamp()) != "valid":
+            raise _WaitAgain
+        wait = slot.slot_at - services.clock().timestamp()
+    if wait < -slot.seconds * (1 - services.settings.rate_limit_target):
+        logger.info("slot missed; taking a new one", late=round(-wait, 3), slot=round(slot.seconds, 3))
+        raise _WaitAgain
+    if wait > 0:
+        services.sleep(wait)
+
+
+def _requeue_holding(message: ItemMessage, item: Item, held: Reservation, services: Services) -> None:
+    """Send the item back, due half of RATE_LIMIT_MAX_WAIT_SECONDS before its slot (it waits the
+    rest in the worker, which absorbs a cold start), holding the slot."""
+    services.jobs.hold_slot(item.job_id, item.index, held)
+    delay = queue_delay(held, services.clock().timestamp(), services.settings)
+    services.queue.requeue(message.model_copy(update={"reservation": held}), delay)
+    logger.debug(
+        "waiting for a reserved slot", job_id=item.job_id, index=item.index, delay=delay, slot=held.slot_at
+    )
+
+
+def _requeue_with_new_slot(message: ItemMessage, item: Item, services: Services) -> None:
+    """After a 429 or a pause: take the first slot of the schedule's new generation, and wait for it."""
+    now = services.clock().timestamp()
+    try:
+        decision = services.limiter.reserve(
+            limiter_name(services.provider.name, item.spec), slot_tokens(item.spec), now
+        )
+    except ScheduleBusy:
+        decision = Decision("wait")
+    if decision.reservation is None:  # paused for good (the next delivery ends it), or a busy row
+        services.queue.requeue(message.model_copy(update={"reservation": None}), BUSY_SCHEDULE_DELAY_SECONDS)
+        return
+    _requeue_holding(message, item, decision.reservation, services)
+
+
+def _end_paused(item: Item, job: Job, name: str, services: Services) -> None:
+    seconds, reason = services.limiter.paused_reason(name, services.clock().timestamp())
+    _end(
+        item,
+        job,
+        ItemState.FAILED,
+        services,
+        error=f"generation is paused for {math.ceil(seconds)} s: {reason}",
+    )
 
 
 def _end(
@@ -112,44 +231,76 @@ def _end(
     close_job_if_done(item.job_id, services)
 
 
-def _produce_once(item: Item, job: Job, attempt: int, receipt_handle: str, services: Services) -> Any:
+def _produce_once(
+    item: Item, job: Job, attempt: int, receipt_handle: str, services: Services, slot: Reservation | None
+) -> Any:
     @idempotent_function(  # type: ignore[untyped-decorator]
         data_keyword_argument="claim",
         persistence_store=services.idempotency,
         config=services.idempotency_config,
     )
     def produce_item(claim: dict[str, Any]) -> dict[str, Any]:
-        return {"state": _produce(item, job, attempt, receipt_handle, services)}
+        return {"state": _produce(item, job, attempt, receipt_handle, services, slot)}
 
     return produce_item(claim={"job_id": item.job_id, "index": item.index})
 
 
-def _produce(item: Item, job: Job, attempt: int, receipt_handle: str, services: Services) -> str:
+def _produce(
+    item: Item, job: Job, attempt: int, receipt_handle: str, services: Services, slot: Reservation | None
+) -> str:
     """Call the provider and store the image, once per item (the caller holds the idempotency record)."""
     jobs = services.jobs
-    if not jobs.start_item(item.job_id, item.index, services.clock()):
+    if not jobs.start_item(item.job_id, item.index, services.clock(), slot.slot_at if slot else None):
         close_job_if_done(item.job_id, services)  # it ended (e.g. cancelled, or a duplicate finished it)
         return "ended"
     started = time.perf_counter()
     try:
-        image = _generate_and_store(item, job.owner, services)
-    except ProviderRateLimitedError:
-        jobs.release_item(item.job_id, item.index)  # queued again: it waits, and can be cancelled
+        if slot is not None:
+            _wait_for(slot, services)
+        image = services.provider.generate(item.spec)
+    except _WaitAgain:
+        jobs.release_item(item.job_id, item.index)  # moved while it waited: it takes a new slot
+        raise
+    except ProviderRateLimitedError as error:
+        _rate_limited(item, job, error, services)
+        raise _WaitAgain from None
+    except ProviderQuotaExhaustedError as error:
+        if _paused(item, error, services) < PAUSES_BEFORE_FAILING:
+            jobs.release_item(item.job_id, item.index)  # it waits out the pause with the others
+            raise _WaitAgain from None
+        return _failed(item, job, str(error), started, services)
+    except ProviderCallLostError as error:
+        _, lost = _count_billed_call(item, job, services, lost=True, actual_usd=None)
+        cap = services.settings.openai_timeout_retries
+        if lost > cap:
+            reason = (
+                f"{error}; {lost} calls timed out or lost their connection and each may be billed: "
+                f"stopped after {cap} {'retry' if cap == 1 else 'retries'} (OPENAI_TIMEOUT_RETRIES)"
+            )
+            return _failed(item, job, reason, started, services)
+        _transient_failure(item, job, error, attempt, receipt_handle, services, started)
         raise
     except PermanentGenerationError as error:
-        if isinstance(error, ProviderQuotaExhaustedError):
-            services.limiter.pause(
-                limiter_name(services.provider.name, item.spec), services.clock().timestamp(), str(error)
-            )
-        logger.warning("item failed", job_id=item.job_id, index=item.index, reason=str(error))
-        _record(services, job, started, None, completed=False)
-        _end(item, job, ItemState.FAILED, services, error=str(error))
-        return "failed"
+        return _failed(item, job, str(error), started, services)
+    except Exception as error:
+        _transient_failure(item, job, error, attempt, receipt_handle, services, started)
+        raise
+    if image.billed_calls:
+        billed, _ = _count_billed_call(item, job, services, lost=False, actual_usd=image.cost_usd)
+        image = dataclasses.replace(image, billed_calls=billed)
+    if services.provider.rate_limited:
+        services.limiter.succeeded(limiter_name(services.provider.name, item.spec))
+    try:
+        _store(item, job.owner, image, services)
+    except PermanentGenerationError as error:  # unusable bytes (billed all the same), or a taken key
+        return _failed(item, job, str(error), started, services)
     except Exception as error:
         _transient_failure(item, job, error, attempt, receipt_handle, services, started)
         raise
     jobs.finish_item(item.job_id, item.index, ItemState.COMPLETED, services.clock(), model=image.model)
-    _record(services, job, started, image, completed=True)
+    usage.record_generation(
+        services, job.owner, completed=True, milliseconds=_ms_since(started), model=image.model
+    )
     cache.remember(item.spec, job.owner, image.model, services)
     logger.info(
         "item stored",
@@ -162,17 +313,40 @@ def _produce(item: Item, job: Job, attempt: int, receipt_handle: str, services: 
     return "completed"
 
 
-def _record(
-    services: Services, job: Job, started: float, image: GeneratedImage | None, *, completed: bool
-) -> None:
-    usage.record_generation(
-        services,
-        job.owner,
-        completed=completed,
-        milliseconds=(time.perf_counter() - started) * 1000,
-        model=image.model if image else None,
-        cost_usd=image.cost_usd if image else None,
+def _ms_since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
+
+
+def _rate_limited(item: Item, job: Job, error: ProviderRateLimitedError, services: Services) -> None:
+    services.jobs.release_item(item.job_id, item.index)  # queued again: it waits, and can be cancelled
+    now = services.clock().timestamp()
+    services.limiter.rate_limited(limiter_name(services.provider.name, item.spec), now, error.retry_after)
+    usage.record_event(services, job.owner, "rate_limited")
+
+
+def _paused(item: Item, error: ProviderQuotaExhaustedError, services: Services) -> int:
+    """Pause the schedule for everyone; how many pauses in a row the account has had."""
+    now = services.clock().timestamp()
+    return services.limiter.pause(limiter_name(services.provider.name, item.spec), now, str(error))
+
+
+def _failed(item: Item, job: Job, reason: str, started: float, services: Services) -> str:
+    logger.warning("item failed", job_id=item.job_id, index=item.index, reason=reason)
+    usage.record_generation(services, job.owner, completed=False, milliseconds=_ms_since(started), model=None)
+    _end(item, job, ItemState.FAILED, services, error=reason)
+    return "failed"
+
+
+def _count_billed_call(
+    item: Item, job: Job, services: Services, *, lost: bool, actual_usd: float | None
+) -> tuple[int, int]:
+    """Count a call the provider may bill on the item, its job and the stats; the item's (billed, lost)."""
+    spec = item.spec
+    estimate = estimate_image_cost(spec.model, spec.width, spec.height, spec.quality, spec.prompt)
+    usage.record_billed_call(
+        services, job.owner, spec.model, lost=lost, actual_usd=actual_usd, estimated_usd=estimate
     )
+    return services.jobs.count_billed_call(item.job_id, item.index, lost=lost)
 
 
 def _transient_failure(
@@ -187,7 +361,9 @@ def _transient_failure(
     reason = f"{type(error).__name__} on attempt {attempt}"
     if attempt >= services.settings.worker_max_receives:
         logger.error("item failed on its last attempt", job_id=item.job_id, index=item.index, reason=reason)
-        _record(services, job, started, None, completed=False)
+        usage.record_generation(
+            services, job.owner, completed=False, milliseconds=_ms_since(started), model=None
+        )
         _end(
             item,
             job,
@@ -205,11 +381,10 @@ def _transient_failure(
         services.queue.delay(receipt_handle, delay)
 
 
-def _generate_and_store(item: Item, owner: str, services: Services) -> GeneratedImage:
+def _store(item: Item, owner: str, image: GeneratedImage, services: Services) -> None:
     from imagegen.providers.validation import derivative, validate_image  # Pillow: worker only
 
     spec = item.spec
-    image = services.provider.generate(spec)
     validate_image(image.data, spec.output_format, spec.width, spec.height, services.settings.images_max_size)
     tags = {"job-id": item.job_id, "item": str(item.index), "owner": owner_tag(owner)}
     content_type = CONTENT_TYPES[spec.output_format]
@@ -233,7 +408,6 @@ def _generate_and_store(item: Item, owner: str, services: Services) -> Generated
     )
     body = json.dumps(metadata, indent=2).encode()
     _put_once(services, spec.metadata_key, body, "application/json", tags)
-    return image
 
 
 def _put_once(services: Services, key: str, body: bytes, content_type: str, tags: dict[str, str]) -> None:

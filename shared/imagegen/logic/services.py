@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePer
 
 from imagegen.config import Settings, get_settings
 from imagegen.logic.rate_limits import LimiterStore, SharedLimiter
-from imagegen.models.domain import CacheEntry, Item, ItemMessage, ItemState, Job, JobState
+from imagegen.models.domain import CacheEntry, Item, ItemMessage, ItemState, Job, JobState, Reservation
 
 if TYPE_CHECKING:
     from imagegen.providers.base import Provider
@@ -30,7 +31,7 @@ class JobsStore(Protocol):
     def list_jobs(
         self, owner: str, limit: int, start_key: dict[str, Any] | None
     ) -> tuple[list[Job], dict[str, Any] | None]: ...
-    def start_item(self, job_id: str, index: int, now: datetime) -> bool: ...
+    def start_item(self, job_id: str, index: int, now: datetime, slot_at: float | None = None) -> bool: ...
     def finish_item(
         self,
         job_id: str,
@@ -43,6 +44,8 @@ class JobsStore(Protocol):
         only_if_queued: bool = False,
     ) -> bool: ...
     def release_item(self, job_id: str, index: int) -> bool: ...
+    def hold_slot(self, job_id: str, index: int, reservation: Reservation) -> None: ...
+    def count_billed_call(self, job_id: str, index: int, *, lost: bool) -> tuple[int, int]: ...
     def request_cancel(self, job_id: str, now: datetime) -> None: ...
     def close_job(self, job_id: str, state: JobState, now: datetime) -> bool: ...
 
@@ -55,7 +58,7 @@ class ImageStore(Protocol):
 
 
 class Queue(Protocol):
-    def send_items(self, messages: list[ItemMessage]) -> None: ...
+    def send_items(self, messages: list[ItemMessage], delays: list[int] | None = None) -> None: ...
     def delay(self, receipt_handle: str, seconds: int) -> None: ...
     def requeue(self, message: ItemMessage, delay_seconds: int) -> None: ...
 
@@ -97,15 +100,19 @@ class Services:
         default_factory=lambda: IdempotencyConfig(expires_after_seconds=IDEMPOTENCY_SECONDS)
     )
     _provider: Provider | None = field(default=None, init=False)
+    _provider_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     @property
     def limiter(self) -> SharedLimiter:
-        return SharedLimiter(self.limits, self.settings)
+        return SharedLimiter(self.limits, self.settings, self.sleep)
 
     @property
     def provider(self) -> Provider:
+        """The provider, built once on first use; the worker's record threads share it."""
         if self._provider is None:
-            self._provider = self.provider_factory()
+            with self._provider_lock:
+                if self._provider is None:
+                    self._provider = self.provider_factory()
         return self._provider
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -31,19 +31,19 @@ def _size(size: str) -> tuple[int, int]:
 
 
 def model_fields(
-    request: IconRequest | BlogImageRequest | BatchRequest, prompt: str, settings: Settings
+    request: IconRequest | BlogImageRequest | BatchRequest, prompt: str, settings: Settings, today: date
 ) -> dict[str, Any]:
     """Model, quality, format and background of a request; InvalidRequestError (400) before queueing."""
     width, height = _size(request.size or settings.openai_image_size)
     quality = request.quality or settings.openai_image_quality
     background = request.background if isinstance(request, IconOptions) else "auto"
     try:
-        choice = choose_model(request.model, settings.openai_model)
+        choice = choose_model(request.model, settings.openai_model, today)
         check_request(choice, width, height, quality, background, request.output_format, prompt)
     except ModelRefused as refusal:
         raise InvalidRequestError(str(refusal)) from None
     if choice.mapped_from_retired:
-        logger.warning("retired model mapped", requested=choice.requested, model=choice.model.name)
+        logger.warning("shut-down model mapped", requested=choice.requested, model=choice.model.name)
     return {
         "model": choice.model.name,
         "requested_model": choice.requested if choice.mapped_from_retired else None,
@@ -53,11 +53,13 @@ def model_fields(
     }
 
 
-def icon_specs(request: IconRequest | BatchRequest, job_id: str, settings: Settings) -> list[ImageSpec]:
+def icon_specs(
+    request: IconRequest | BatchRequest, job_id: str, settings: Settings, today: date
+) -> list[ImageSpec]:
     categories = [request.category] if isinstance(request, IconRequest) else request.categories
     variations = 1 if isinstance(request, IconRequest) else request.variations_per_category
     width, height = _size(request.size or settings.openai_image_size)
-    fields = model_fields(request, "", settings)
+    fields = model_fields(request, "", settings, today)
     limit = MODELS[fields["model"]].max_prompt_chars
     specs = []
     for n, category in enumerate(categories):
@@ -110,5 +112,5 @@ def blog_spec(request: BlogImageRequest, job_id: str, now: datetime, settings: S
         key=f"posts/{request.post_id}/sections/{request.section_id}/raw/{filename}.{request.output_format}",
         post_id=request.post_id,
         section_id=request.section_id,
-        **model_fields(request, blog_prompt(request.prompt, request.template), settings),
+        **model_fields(request, blog_prompt(request.prompt, request.template), settings, now.date()),
     )

@@ -7,6 +7,8 @@ concurrent workers can add to; it is exact to within one bucket (about 19 %).
 from __future__ import annotations
 
 import math
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Metrics
@@ -18,6 +20,14 @@ from imagegen.models.responses import ModelUsageOut, StatsOut
 
 BUCKETS_PER_DOUBLING = 4
 metrics = Metrics(namespace="imagegen", service="imagegen")
+# The worker runs a batch's records in threads; Metrics.add_metric reads, appends and writes back a
+# shared dict, so two threads adding the same name at once could lose a value.
+_metrics_lock = threading.Lock()
+
+
+def _emit(name: str, unit: MetricUnit, value: float) -> None:
+    with _metrics_lock:
+        metrics.add_metric(name, unit, value)
 
 
 def _bucket(milliseconds: float) -> int:
@@ -29,15 +39,9 @@ def _bucket_top(bucket: int) -> float:
 
 
 def record_generation(
-    services: Services,
-    owner: str,
-    *,
-    completed: bool,
-    milliseconds: float,
-    model: str | None,
-    cost_usd: float | None,
+    services: Services, owner: str, *, completed: bool, milliseconds: float, model: str | None
 ) -> None:
-    """One provider generation ended (stored, or failed for good)."""
+    """One item's generation ended (stored, or failed for good)."""
     counters: dict[str, float] = {
         "generations": 1,
         "completed": int(completed),
@@ -47,21 +51,50 @@ def record_generation(
     }
     if completed and model:
         counters[f"images#{model}"] = 1
-        counters[f"cost#{model}"] = cost_usd or 0.0
     services.limits.add_usage(owner, counters)
-    metrics.add_metric("Generations", MetricUnit.Count, 1)
-    metrics.add_metric("ImagesStored" if completed else "ItemsFailed", MetricUnit.Count, 1)
-    metrics.add_metric("GenerationTime", MetricUnit.Milliseconds, milliseconds)
-    if cost_usd:
-        metrics.add_metric("EstimatedCostMicroUSD", MetricUnit.Count, round(cost_usd * 1_000_000))
+    _emit("Generations", MetricUnit.Count, 1)
+    _emit("ImagesStored" if completed else "ItemsFailed", MetricUnit.Count, 1)
+    _emit("GenerationTime", MetricUnit.Milliseconds, milliseconds)
+
+
+def record_billed_call(
+    services: Services,
+    owner: str,
+    model: str,
+    *,
+    lost: bool,
+    actual_usd: float | None,
+    estimated_usd: float,
+) -> None:
+    """A provider call that may be billed: answered (cost from its usage), or timed out or cut off
+    (the provider may finish and bill it: its cost is the estimate, the only figure there is)."""
+    cost = actual_usd if actual_usd is not None else estimated_usd
+    services.limits.add_usage(
+        owner,
+        {
+            "billed_calls": 1,
+            "lost_calls": int(lost),
+            "actual_cost_usd": cost,
+            "estimated_cost_usd": estimated_usd,
+            f"calls#{model}": 1,
+            f"lost#{model}": int(lost),
+            f"cost#{model}": cost,
+            f"estimate#{model}": estimated_usd,
+        },
+    )
+    _emit("BilledCalls", MetricUnit.Count, 1)
+    if lost:
+        _emit("LostCalls", MetricUnit.Count, 1)
+    _emit("CostMicroUSD", MetricUnit.Count, round(cost * 1_000_000))
 
 
 def record_event(services: Services, owner: str, name: str, count: int = 1) -> None:
-    """A counted event: cache_hits, retries, rate_limited (provider 429s), rate_waits."""
+    """A counted event: cache_hits, retries, rate_limited (provider 429s), rate_waits (items that
+    waited in the queue for their slot)."""
     services.limits.add_usage(owner, {name: count})
     metric = {"cache_hits": "CacheHits", "retries": "Retries", "rate_limited": "Provider429s"}.get(name)
     if metric:
-        metrics.add_metric(metric, MetricUnit.Count, count)
+        _emit(metric, MetricUnit.Count, count)
 
 
 def _p95(counters: dict[str, float]) -> float | None:
@@ -85,14 +118,18 @@ def stats(caller: Caller, services: Services) -> StatsOut:
     generations = int(get("generations", 0))
     hits = int(get("cache_hits", 0))
     by_model: dict[str, dict[str, Any]] = {}
+    fields: dict[str, tuple[str, Callable[[float], float | int]]] = {
+        "images": ("images", int),
+        "calls": ("billed_calls", int),
+        "lost": ("lost_calls", int),
+        "cost": ("actual_cost_usd", _usd),
+        "estimate": ("estimated_cost_usd", _usd),
+    }
     for name, value in counters.items():
-        if "#" in name:
-            kind, model = name.split("#", 1)
-            by_model.setdefault(model, {"images": 0, "estimated_cost_usd": 0.0})
-            if kind == "images":
-                by_model[model]["images"] = int(value)
-            elif kind == "cost":
-                by_model[model]["estimated_cost_usd"] = round(value, 6)
+        kind, _, model = name.partition("#")
+        if model and kind in fields:
+            field, convert = fields[kind]
+            by_model.setdefault(model, {})[field] = convert(value)
     return StatsOut(
         scope="everyone" if who == EVERYONE else "caller",
         generations=generations,
@@ -106,5 +143,13 @@ def stats(caller: Caller, services: Services) -> StatsOut:
         retries=int(get("retries", 0)),
         rate_limited=int(get("rate_limited", 0)),
         rate_waits=int(get("rate_waits", 0)),
+        billed_calls=int(get("billed_calls", 0)),
+        lost_calls=int(get("lost_calls", 0)),
+        actual_cost_usd=_usd(get("actual_cost_usd", 0)),
+        estimated_cost_usd=_usd(get("estimated_cost_usd", 0)),
         by_model=[ModelUsageOut(model=model, **values) for model, values in sorted(by_model.items())],
     )
+
+
+def _usd(value: float) -> float:
+    return round(value, 6)

@@ -52,7 +52,7 @@ class ImageSpec(BaseModel):
     post_id: str | None = None
     section_id: str | None = None
     model: str = "gpt-image-2"
-    requested_model: str | None = None  # set when a retired name was mapped to `model`
+    requested_model: str | None = None  # set when a shut-down model was mapped to `model`
     quality: str = "auto"
     output_format: str = "png"
     background: str = "auto"
@@ -92,12 +92,26 @@ class Counts(BaseModel):
         return self.completed + self.failed + self.cancelled
 
 
+class Reservation(BaseModel):
+    """A slot taken on a provider model's shared schedule (logic.rate_limits): when the call may start.
+
+    It holds only while the schedule keeps its generation: a 429 or a pause starts a new one."""
+
+    model_config = ConfigDict(frozen=True)
+
+    limiter: str
+    slot_at: float  # epoch seconds
+    seconds: float  # the slot's length on the timeline
+    generation: int
+
+
 class Job(BaseModel):
     job_id: str
     owner: str
     kind: JobKind
     state: JobState
     counts: Counts
+    billed_calls: int = 0  # provider calls that may have been billed, timed-out ones included
     cancel_requested: bool = False
     created_at: datetime
     updated_at: datetime
@@ -115,13 +129,18 @@ class Item(BaseModel):
     model: str | None = None
     finished_at: datetime | None = None
     cache_hit: bool = False
+    billed_calls: int = 0  # calls that may have been billed for this item
+    lost_calls: int = 0  # of which timed out or lost their connection (the provider may still bill)
+    reservation: Reservation | None = None  # the slot a waiting item holds (freed if it is cancelled)
+    used_slot_at: float | None = None  # the slot its last call started in: a reservation is used once
 
 
 class ItemMessage(BaseModel):
-    """The SQS message body: which item of which job to generate."""
+    """The SQS message body: which item of which job to generate, and the slot it holds if it waited."""
 
     job_id: str
     index: int
+    reservation: Reservation | None = None
 
 
 class Caller(BaseModel):
@@ -158,10 +177,13 @@ EVERYONE = "*"  # the usage row that sums every owner's
 class LimiterState:
     """One provider model's shared rate schedule (logic.rate_limits), as the limits table stores it."""
 
-    tat: float = 0.0  # epoch seconds: when the timeline is next free at the current rate
+    tat: float = 0.0  # epoch seconds: the end of the reserved timeline
     factor: float = 1.0  # share of the limit in use; lowered by 429s
     factor_at: float = 0.0  # when `factor` was last set
     cooldown_until: float = 0.0  # no call starts before this (a 429's Retry-After)
     paused_until: float = 0.0  # insufficient_quota: nothing starts before this
     paused_reason: str = ""
+    pauses: int = 0  # insufficient_quota pauses since the last call that succeeded
+    generation: int = 0  # reservations of an older generation were moved by a 429 or a pause
+    holes: tuple[tuple[float, float], ...] = ()  # reserved slots freed by a cancel, reusable
     version: int = 0

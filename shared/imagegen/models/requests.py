@@ -116,6 +116,7 @@ class BlogImageRequest(_Strict):
     output_format: OutputFormat = "png"
     template: BlogTemplate | None = None  # the prompt is used as written unless a template is asked for
     use_cache: bool = True
+    max_cost_usd: Annotated[float | None, Field(gt=0, le=100_000)] = None  # refuse if the estimate is above
 
 
 class BatchRequest(IconOptions):

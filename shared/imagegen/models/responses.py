@@ -25,6 +25,7 @@ class JobStatusOut(BaseModel):
     updated_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    billed_calls: int  # provider calls that may be billed, timed-out ones included
     status_url: str
     result_url: str
 
@@ -50,12 +51,14 @@ class ItemOut(BaseModel):
     metadata_url: str | None
     error: str | None
     cache_hit: bool = False
+    billed_calls: int = 0  # provider calls that may be billed for this item
 
 
 class JobResultOut(BaseModel):
     batch_id: str
     state: str
     counts: CountsOut
+    billed_calls: int = 0
     items: list[ItemOut]
 
 
@@ -79,8 +82,11 @@ class JobListOut(BaseModel):
 
 class ModelUsageOut(BaseModel):
     model: str
-    images: int
-    estimated_cost_usd: float  # 0 where the model's price is not known (see providers/prices.json)
+    images: int = 0
+    billed_calls: int = 0  # calls the provider may bill: answered, or timed out or cut off
+    lost_calls: int = 0  # of which timed out or lost their connection
+    actual_cost_usd: float = 0.0  # from each answer's usage; lost calls at their estimate
+    estimated_cost_usd: float = 0.0  # the same calls, estimated from the token table before each call
 
 
 class StatsOut(BaseModel):
@@ -95,7 +101,11 @@ class StatsOut(BaseModel):
     cache_hit_rate: float | None
     retries: int  # transient failures given back to the queue
     rate_limited: int  # provider 429s seen
-    rate_waits: int  # times an item went back to the queue to wait for the shared rate limit
+    rate_waits: int  # items that went back to the queue to wait for their slot on the shared schedule
+    billed_calls: int  # provider calls that may be billed, timed-out ones included
+    lost_calls: int  # of which timed out or lost their connection (the provider bills them anyway)
+    actual_cost_usd: float  # from the usage each answer reported; lost calls at their estimate
+    estimated_cost_usd: float  # the same calls, estimated from the token table before each call
     by_model: list[ModelUsageOut]
 
 

@@ -15,8 +15,9 @@ class GeneratedImage:
     provider: str
     model: str
     usage: dict[str, Any] | None = None  # the provider's token counts, as it reported them
-    cost_usd: float | None = None  # estimate from providers/prices.json; None when no price is known
+    cost_usd: float | None = None  # what the provider bills for this call, from `usage`
     request_id: str | None = None
+    billed_calls: int = 0  # calls this image took that the provider may bill (lost ones included)
 
 
 class Provider(Protocol):

@@ -13,18 +13,21 @@ from aws_lambda_powertools import Logger
 from imagegen.config import Settings
 from imagegen.errors import (
     PermanentGenerationError,
+    ProviderCallLostError,
     ProviderQuotaExhaustedError,
     ProviderRateLimitedError,
     TransientGenerationError,
 )
 from imagegen.models.domain import ImageSpec
 from imagegen.providers.base import GeneratedImage
-from imagegen.providers.prices import estimate_cost
-from imagegen.providers.registry import CONTENT_TYPES
+from imagegen.providers.prices import cost_from_usage
+from imagegen.providers.registry import CONTENT_TYPES, call_timeout_for
 
 logger = Logger(child=True)
 REFUSAL_CODES = frozenset({"moderation_blocked", "content_policy_violation"})
 MAX_BACKOFF_SECONDS = 30.0
+# The SDK's transport errors (HTTPX2's) that mean the request never reached OpenAI: nothing to bill.
+NOT_SENT = frozenset({"ConnectError", "ConnectTimeout"})
 
 
 class ProviderKeyError(PermanentGenerationError):
@@ -52,12 +55,18 @@ def _retry_after(error: openai.APIStatusError) -> float | None:
     return None
 
 
+def _sent(error: openai.APIConnectionError) -> bool:
+    """Whether the request left: a timeout or a dropped connection after sending may still be billed."""
+    return type(error.__cause__).__name__ not in NOT_SENT
+
+
 class OpenAIProvider:
     """One image per call; errors sorted once into permanent and transient.
 
     `max_retries` is how often a transient failure is retried in process. The worker passes 0: every
     call must take a slot from the shared limiter, so its retries go back through the queue. The
-    CLI, a single client, retries in process up to OPENAI_MAX_RETRIES.
+    CLI, a single client, retries in process up to OPENAI_MAX_RETRIES, and a call that timed out or
+    lost its connection (billed all the same) at most OPENAI_TIMEOUT_RETRIES times.
     """
 
     name = "openai"
@@ -70,12 +79,16 @@ class OpenAIProvider:
         sleep: Callable[[float], None] = time.sleep,
         max_retries: int | None = None,
     ) -> None:
-        # The SDK's own retries are off: it would retry insufficient_quota, which must never be retried.
-        self._client = openai.OpenAI(
-            api_key=api_key, base_url=settings.openai_base_url, timeout=settings.openai_timeout, max_retries=0
-        )
+        # The SDK's own retries are off: it would retry insufficient_quota, which must never be retried,
+        # and a timed-out call, which the provider bills whether or not the client waits for it.
+        self._client = openai.OpenAI(api_key=api_key, base_url=settings.openai_base_url, max_retries=0)
+        self._settings = settings
         self._max_retries = settings.openai_max_retries if max_retries is None else max_retries
         self._sleep = sleep
+
+    def timeout(self, spec: ImageSpec) -> float:
+        settings = self._settings
+        return call_timeout_for(spec.model, spec.quality, settings.openai_timeout, settings.batch_timeout)
 
     def generate(self, spec: ImageSpec) -> GeneratedImage:
         # Only what GPT image models accept: no response_format (always base64), no style (in the prompt).
@@ -86,47 +99,31 @@ class OpenAIProvider:
             "quality": spec.quality,
             "n": 1,
             "output_format": spec.output_format,
+            "timeout": self.timeout(spec),
         }
         if spec.background != "auto":
             params["background"] = spec.background
-        attempt = 0
+        attempt, lost = 0, 0
         while True:
-            delay = self._attempt_delay(attempt)
-            retry_after: float | None = None
             try:
                 raw = self._client.images.with_raw_response.generate(**params)
                 response = raw.parse()
                 break
-            except openai.RateLimitError as error:
-                if _code(error) == "insufficient_quota":
-                    raise ProviderQuotaExhaustedError("the OpenAI account has insufficient quota") from None
-                retry_after = _retry_after(error)
-                delay = retry_after or delay
-                reason = "rate limited (429)"
-            except openai.BadRequestError as error:
-                code = _code(error)
-                if code in REFUSAL_CODES:
-                    raise PermanentGenerationError("refused by OpenAI's safety system") from None
-                raise PermanentGenerationError(
-                    f"OpenAI refused the request ({code or 'bad request'})"
-                ) from None
-            except (openai.AuthenticationError, openai.PermissionDeniedError):
-                raise ProviderKeyError("OpenAI refused the API key") from None
-            except openai.InternalServerError as error:
-                reason = f"OpenAI server error ({error.status_code})"
-            except openai.APITimeoutError:
-                reason = "OpenAI timed out"
-            except openai.APIConnectionError:
-                reason = "could not reach OpenAI"
-            except openai.APIStatusError as error:
-                raise PermanentGenerationError(f"OpenAI answered {error.status_code}") from None
+            except openai.APIError as error:
+                failure = self._sorted(error, spec)
+            if isinstance(failure, ProviderCallLostError):
+                lost += 1
+                if lost > self._settings.openai_timeout_retries:
+                    raise ProviderCallLostError(f"{failure}; {lost} such calls, each may be billed") from None
             if attempt >= self._max_retries:
-                message = f"{reason}; gave up after {attempt + 1} tries"
-                if reason.startswith("rate limited"):
-                    raise ProviderRateLimitedError(message, retry_after)
-                raise TransientGenerationError(message)
+                if isinstance(failure, ProviderRateLimitedError | ProviderCallLostError):
+                    raise failure
+                raise TransientGenerationError(f"{failure}; gave up after {attempt + 1} tries")
+            delay = self._attempt_delay(attempt)
+            if isinstance(failure, ProviderRateLimitedError) and failure.retry_after is not None:
+                delay = failure.retry_after
             logger.warning(
-                "openai call will be retried", reason=reason, attempt=attempt + 1, delay=round(delay, 3)
+                "openai call will be retried", reason=str(failure), attempt=attempt + 1, delay=round(delay, 3)
             )
             self._sleep(delay)
             attempt += 1
@@ -139,9 +136,39 @@ class OpenAIProvider:
             provider=self.name,
             model=spec.model,
             usage=usage,
-            cost_usd=estimate_cost(spec.model, usage),
+            cost_usd=cost_from_usage(spec.model, usage),
             request_id=raw.headers.get("x-request-id"),
+            billed_calls=lost + 1,
         )
+
+    def _sorted(self, error: openai.APIError, spec: ImageSpec) -> TransientGenerationError:
+        """A transient failure to retry, or raise the permanent one at once."""
+        if isinstance(error, openai.RateLimitError):
+            if _code(error) == "insufficient_quota":
+                raise ProviderQuotaExhaustedError("the OpenAI account has insufficient quota") from None
+            return ProviderRateLimitedError("rate limited (429)", _retry_after(error))
+        if isinstance(error, openai.BadRequestError):
+            code = _code(error)
+            if code in REFUSAL_CODES:
+                raise PermanentGenerationError("refused by OpenAI's safety system") from None
+            raise PermanentGenerationError(f"OpenAI refused the request ({code or 'bad request'})") from None
+        if isinstance(error, openai.AuthenticationError | openai.PermissionDeniedError):
+            raise ProviderKeyError("OpenAI refused the API key") from None
+        if isinstance(error, openai.NotFoundError) and _code(error) == "model_not_found":
+            raise PermanentGenerationError(
+                f"OpenAI no longer serves {spec.model} (model_not_found)"
+            ) from None
+        if isinstance(error, openai.InternalServerError):
+            return TransientGenerationError(f"OpenAI server error ({error.status_code})")
+        if isinstance(error, openai.APIConnectionError):
+            if not _sent(error):
+                return TransientGenerationError("could not reach OpenAI")
+            if isinstance(error, openai.APITimeoutError):
+                return ProviderCallLostError(f"OpenAI did not answer within {self.timeout(spec):.0f} s")
+            return ProviderCallLostError("the connection to OpenAI was lost during the call")
+        if isinstance(error, openai.APIStatusError):
+            raise PermanentGenerationError(f"OpenAI answered {error.status_code}") from None
+        raise PermanentGenerationError(f"OpenAI failed: {type(error).__name__}") from None
 
     @staticmethod
     def _attempt_delay(attempt: int) -> float:
