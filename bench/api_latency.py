@@ -26,7 +26,14 @@ def main() -> None:
 
         token = mint_token(Settings(), "bench", stack.jwt_secret)
         client = httpx.Client(base_url=stack.url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
-        body = {"categories": ["electronics", "tools"], "style": "flat", "variations_per_category": 1}
+        # use_cache false: every POST queues two icons the worker really renders (identical requests
+        # would be answered from the request cache, and nothing would render during the figures).
+        body = {
+            "categories": ["electronics", "tools"],
+            "style": "flat",
+            "variations_per_category": 1,
+            "use_cache": False,
+        }
 
         def timed_gets(urls: list[str]) -> list[float]:
             samples = []

@@ -1,7 +1,8 @@
 """The worker: one SQS record per item, the records of a batch run at once; failed records are reported.
 
 Each record waits on a slow provider (15 s to minutes), so the records of one batch run in threads
-and an invocation lasts about as long as its slowest item, within the function's timeout.
+and an invocation lasts about as long as its slowest item, within the function's timeout. The
+offline renderer is CPU-bound instead: its records run one at a time.
 """
 
 import asyncio
@@ -29,9 +30,16 @@ from imagegen.models.domain import ItemMessage
 logger = Logger()
 tracer = Tracer()
 processor = AsyncBatchProcessor(event_type=EventType.SQS)
-# One thread per record: SQS delivers at most 10 records an invocation without a batching window,
-# and the template caps WorkerBatchSize at 10. No thread starts before the first record.
-record_threads = ThreadPoolExecutor(max_workers=10, thread_name_prefix="record")
+MAX_RECORDS = 10  # SQS delivers at most 10 records an invocation without a batching window
+
+
+@functools.cache
+def record_threads(parallel_calls: int) -> ThreadPoolExecutor:
+    """Threads for the records of a batch: one each for a provider that waits on the network, one
+    for a CPU-bound renderer (Provider.parallel_calls). No thread starts before the first record."""
+    return ThreadPoolExecutor(max_workers=min(parallel_calls, MAX_RECORDS), thread_name_prefix="record")
+
+
 # An invocation that only sent items back to wait for the rate limit has no metric to publish.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 
@@ -41,7 +49,8 @@ async def record_handler(record: SQSRecord) -> None:
     message = ItemMessage.model_validate_json(record.body)
     services = default_services()  # built here, on the event loop's thread, never twice
     loop = asyncio.get_running_loop()
-    await loop.run_in_executor(record_threads, run_item, message, attempt, record.receipt_handle, services)
+    threads = record_threads(services.provider.parallel_calls)
+    await loop.run_in_executor(threads, run_item, message, attempt, record.receipt_handle, services)
 
 
 @functools.cache

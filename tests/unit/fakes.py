@@ -295,6 +295,7 @@ class ScriptedProvider:
 
     name = "scripted"
     rate_limited = False
+    parallel_calls = 1
 
     def __init__(self, *script: Exception | None) -> None:
         self.script = list(script)

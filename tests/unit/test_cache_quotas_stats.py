@@ -179,6 +179,7 @@ class SlowProvider:
 
     name = "slow"
     rate_limited = False
+    parallel_calls = 1
 
     def __init__(self) -> None:
         self.calls = 0

@@ -108,6 +108,7 @@ class LimitedProvider:
 
     name = "openai"
     rate_limited = True
+    parallel_calls = 10
 
     def __init__(self, clock: ManualClock, *script: Exception | None) -> None:
         self.clock, self.script = clock, list(script)

@@ -179,6 +179,7 @@ class ModelEcho:
 
     name = "echo"
     rate_limited = False
+    parallel_calls = 1
 
     def generate(self, spec: ImageSpec) -> GeneratedImage:
         from imagegen.providers.offline import OfflineProvider

@@ -26,6 +26,7 @@ class TogetherProvider:
 
     name = "together"
     rate_limited = False
+    parallel_calls = 10  # waits on the network, as OpenAI does
 
     def __init__(self, parties: int, broken: str) -> None:
         self.together = threading.Barrier(parties, timeout=30)
@@ -54,13 +55,8 @@ def worker(monkeypatch: pytest.MonkeyPatch) -> Callable[[Any], Any]:
     return with_services
 
 
-def test_the_records_of_one_event_run_at_once_and_only_the_failing_one_is_reported(
-    worker: Callable[[Any], Any],
-) -> None:
-    # Given a batch of five icons whose provider draws only when four calls are in it at once
-    categories = ["garden tools", "kitchen", "bicycles", "broken", "musical instruments"]
-    services = make_services(TogetherProvider(parties=4, broken="broken"))
-    job_id = create_job(BatchRequest(categories=categories, size="1024x1024"), ALICE, services).batch_id
+def _queued_as_one_event(services: Any) -> dict[str, Any]:
+    """The messages the job queued, as one SQS event for the worker."""
     messages = [
         {
             "MessageId": f"m{message.index}",
@@ -68,14 +64,61 @@ def test_the_records_of_one_event_run_at_once_and_only_the_failing_one_is_report
             "Body": message.model_dump_json(),
             "Attributes": {"ApproximateReceiveCount": "1"},
         }
-        for message in services.queue.sent  # type: ignore[attr-defined]
+        for message in services.queue.sent
     ]
+    return sqs_event(messages, "arn:aws:sqs:us-east-1:123456789012:imagegen-generate", "us-east-1")
+
+
+def test_the_records_of_one_event_run_at_once_and_only_the_failing_one_is_reported(
+    worker: Callable[[Any], Any],
+) -> None:
+    # Given a batch of five icons whose provider draws only when four calls are in it at once
+    categories = ["garden tools", "kitchen", "bicycles", "broken", "musical instruments"]
+    services = make_services(TogetherProvider(parties=4, broken="broken"))
+    job_id = create_job(BatchRequest(categories=categories, size="1024x1024"), ALICE, services).batch_id
     # When the worker gets them as one SQS event
-    event = sqs_event(messages, "arn:aws:sqs:us-east-1:123456789012:imagegen-generate", "us-east-1")
-    answer = worker(services)(event, LocalContext("worker", 300))
+    answer = worker(services)(_queued_as_one_event(services), LocalContext("worker", 300))
     # Then the four good ones were drawn together and stored, and only the broken one is reported
     broken = categories.index("broken")  # items are numbered in the order of their categories
     assert answer["batchItemFailures"] == [{"itemIdentifier": f"m{broken}"}]
     assert job_status(job_id, ALICE, services).counts.completed == 4
     # And the broken one was put back for a retry after a backoff, as run_item does
     assert [receipt for receipt, _ in services.queue.delays] == [f"r{broken}"]  # type: ignore[attr-defined]
+
+
+class CountingRenderer(ScriptedProvider):
+    """A CPU-bound renderer: it counts how many of its calls run at the same moment."""
+
+    parallel_calls = 1
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lock = threading.Lock()
+        self.inside = self.most_inside = 0
+
+    def generate(self, spec: ImageSpec) -> GeneratedImage:
+        with self.lock:
+            self.inside += 1
+            self.most_inside = max(self.most_inside, self.inside)
+        try:
+            threading.Event().wait(0.05)  # long enough for a second thread to enter if one could
+            return super().generate(spec)
+        finally:
+            with self.lock:
+                self.inside -= 1
+
+
+def test_a_cpu_bound_renderer_draws_the_records_of_one_event_one_at_a_time(
+    worker: Callable[[Any], Any],
+) -> None:
+    # Given a batch of four icons for a renderer that uses the CPU, as the offline one does
+    renderer = CountingRenderer()
+    services = make_services(renderer)
+    categories = ["garden tools", "kitchen", "bicycles", "musical instruments"]
+    job_id = create_job(BatchRequest(categories=categories, size="1024x1024"), ALICE, services).batch_id
+    # When the worker gets them as one SQS event
+    answer = worker(services)(_queued_as_one_event(services), LocalContext("worker", 300))
+    # Then all four are stored, drawn one after another: threads would only share the same cores
+    assert answer["batchItemFailures"] == []
+    assert job_status(job_id, ALICE, services).counts.completed == 4
+    assert renderer.most_inside == 1

@@ -23,6 +23,7 @@ class GeneratedImage:
 class Provider(Protocol):
     name: str
     rate_limited: bool  # True when calls must take a slot from the shared rate limiter
+    parallel_calls: int  # calls one worker invocation makes at once (its SQS records run side by side)
 
     def generate(self, spec: ImageSpec) -> GeneratedImage:
         """Draw one image for the spec; raise Permanent/TransientGenerationError on failure."""

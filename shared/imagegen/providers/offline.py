@@ -252,6 +252,9 @@ class OfflineProvider:
 
     name = "offline"
     rate_limited = False  # local CPU: no provider limit to share
+    # Rendering is CPU-bound: one at a time per invocation. Concurrent invocations use the cores;
+    # more threads would only slow each other and the API on the same machine.
+    parallel_calls = 1
     model = "offline-renderer-1"
 
     def generate(self, spec: ImageSpec) -> GeneratedImage:

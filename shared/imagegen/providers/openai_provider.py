@@ -71,6 +71,7 @@ class OpenAIProvider:
 
     name = "openai"
     rate_limited = True  # calls go through the shared limiter
+    parallel_calls = 10  # a call waits on the network for 15 s to minutes: every record of a batch at once
 
     def __init__(
         self,
