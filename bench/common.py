@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import statistics
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -39,11 +40,12 @@ def stack_client(stack: Any, user: str = "bench") -> httpx.Client:
 
 
 def run_icon_batch(client: httpx.Client, images: int, poll_seconds: float, **fields: Any) -> dict[str, Any]:
-    """POST a batch of `images` uncached icons (categories x up to 10 variations), wait until it ends;
-    its last status."""
+    """POST a batch of exactly `images` uncached icons (categories x up to 10 variations), wait until
+    it ends; its last status."""
+    categories = next(c for c in range((images + 9) // 10, images + 1) if images % c == 0)
     body = {
-        "categories": [f"bench category {n}" for n in range((images + 9) // 10)],
-        "variations_per_category": min(10, images),
+        "categories": [f"bench category {n}" for n in range(categories)],
+        "variations_per_category": images // categories,
         "use_cache": False,
         **fields,
     }
@@ -54,3 +56,16 @@ def run_icon_batch(client: httpx.Client, images: int, poll_seconds: float, **fie
     while (status := client.get(status_url).json())["state"] in ("queued", "running"):
         time.sleep(poll_seconds)
     return dict(status)
+
+
+def paced(images: int, per_minute: float, draw: Callable[[], bool]) -> int:
+    """A process's own throttle, as the original service had: `draw` called `images` times, evenly
+    spaced at `per_minute`; how many of the calls succeeded."""
+    interval, next_at, done = 60.0 / per_minute, time.monotonic(), 0
+    for _ in range(images):
+        pause = next_at - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
+        next_at = max(next_at, time.monotonic()) + interval
+        done += draw()
+    return done

@@ -39,7 +39,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from common import run_icon_batch, stack_client
+from common import paced, run_icon_batch, stack_client
 
 from imagegen.config import Settings
 from imagegen.local.fake_openai import FakeOpenAI
@@ -124,13 +124,7 @@ def _throttled_process(
     import openai
 
     client = openai.OpenAI(api_key=KEY, base_url=base_url, timeout=timeout, max_retries=3)
-    interval, next_at, done = 60.0 / limit, time.monotonic(), 0
-    for _ in range(images):
-        pause = next_at - time.monotonic()
-        if pause > 0:
-            time.sleep(pause)
-        next_at = max(next_at, time.monotonic()) + interval
-        done += _draw(client, quality)
+    done = paced(images, limit, lambda: _draw(client, quality))
     results.put((done, images - done))
 
 

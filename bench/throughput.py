@@ -24,13 +24,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 sys.path.insert(0, str(Path(__file__).parent))
+
+from common import paced, run_icon_batch, stack_client
 
 from imagegen.local.fake_openai import FakeOpenAI
 from imagegen.local.stack import LocalStack
-from imagegen.logic.auth import mint_token
 
 WINDOW = 10.0
 MODEL, SIZE, QUALITY = "gpt-image-2", "1024x1024", "low"
@@ -81,29 +80,10 @@ def run_service(fake: CountingFake, images: int, limit: int, latency: float) -> 
         "POWERTOOLS_METRICS_DISABLED": "true",
     }
     with LocalStack(port=0, environ=environ) as stack:
-        from imagegen.config import Settings
-
-        token = mint_token(Settings(), "bench", stack.jwt_secret)
-        client = httpx.Client(base_url=stack.url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
-        categories = [f"bench category {n}" for n in range((images + 9) // 10)]
-        body = {
-            "categories": categories,
-            "variations_per_category": min(10, images),
-            "size": SIZE,
-            "model": MODEL,
-            "quality": QUALITY,
-            "use_cache": False,
-        }
+        client = stack_client(stack)
         fake.take_log()
         began = time.perf_counter()
-        accepted = client.post("/api/icons/generate/batch", json=body)
-        assert accepted.status_code == 202, accepted.text
-        status_url = accepted.json()["status_url"]
-        while True:
-            status = client.get(status_url).json()
-            if status["state"] not in ("queued", "running"):
-                break
-            time.sleep(0.5)
+        status = run_icon_batch(client, images, 0.5, size=SIZE, model=MODEL, quality=QUALITY)
         wall = time.perf_counter() - began
         return status["counts"]["completed"], wall, status["counts"]["failed"]
 
@@ -135,13 +115,7 @@ def run_sequential(base_url: str, images: int) -> tuple[int, int]:
 def _throttled_process(base_url: str, images: int, limit: int, results: Any) -> None:
     """One worker process with its own throttle: at most `limit` calls a minute, evenly spaced."""
     client = _sdk_client(base_url)
-    interval, next_at, done = 60.0 / limit, time.monotonic(), 0
-    for _ in range(images):
-        pause = next_at - time.monotonic()
-        if pause > 0:
-            time.sleep(pause)
-        next_at = max(next_at, time.monotonic()) + interval
-        done += _draw(client)
+    done = paced(images, limit, lambda: _draw(client))
     results.put((done, images - done))
 
 
