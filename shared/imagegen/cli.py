@@ -10,10 +10,24 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the stack (moto, boto3) is imported only by the commands that run it
+    from imagegen.local.stack import LocalStack
 
 # Stable exit codes, documented in the README: scripts rely on them.
 EXIT_OK, EXIT_USAGE, EXIT_KEY, EXIT_PROVIDER, EXIT_FILESYSTEM = 0, 2, 3, 4, 5
+
+
+def serve_banner(stack: LocalStack) -> str:
+    """What `serve` prints once the stack is ready: where, how fast, the worker's provider, a first call."""
+    return (
+        f"imagegen: ready on {stack.url} in {stack.started_seconds:.1f}s (provider: {stack.provider})\n"
+        f"  token:  TOKEN=$(.venv/bin/imagegen token --sub alice)\n"
+        f'  try:    curl -s -X POST {stack.url}/api/icons/generate -H "Authorization: Bearer $TOKEN" '
+        f"-H 'Content-Type: application/json' -d '{{\"category\": \"office supplies\"}}'\n"
+        f"  Ctrl-C stops it."
+    )
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -29,14 +43,7 @@ def _serve(args: argparse.Namespace) -> int:
         return 1
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    print(
-        f"imagegen: ready on {stack.url} in {stack.started_seconds:.1f}s (provider: offline)\n"
-        f"  token:  TOKEN=$(.venv/bin/imagegen token --sub alice)\n"
-        f'  try:    curl -s -X POST {stack.url}/api/icons/generate -H "Authorization: Bearer $TOKEN" '
-        f"-H 'Content-Type: application/json' -d '{{\"category\": \"office supplies\"}}'\n"
-        f"  Ctrl-C stops it.",
-        flush=True,
-    )
+    print(serve_banner(stack), flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         stopped.wait()
     print("\nimagegen: stopping ...", flush=True)
@@ -85,10 +92,14 @@ def _fake_openai(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+NO_KEY_NOTICE = "no OpenAI key: drawing with the offline renderer"
+
+
 def _blog_provider(args: argparse.Namespace) -> tuple[Any, Any]:
-    """Settings and provider for the blog commands: OpenAI when a key is given or set, else offline."""
+    """Settings and provider for the blog commands: OpenAI when a key is given or set, else offline
+    (said on stderr); --provider (or IMAGE_PROVIDER) openai without a key exits 3."""
     from imagegen.config import Settings
-    from imagegen.providers.factory import get_provider
+    from imagegen.providers.factory import get_provider, provider_name
 
     overrides: dict[str, Any] = {}
     if args.api_key is not None:
@@ -97,7 +108,22 @@ def _blog_provider(args: argparse.Namespace) -> tuple[Any, Any]:
         overrides["openai_api_key"] = args.api_key.strip()
     if getattr(args, "model", None):
         overrides["openai_model"] = args.model
+    if args.provider:
+        overrides["image_provider"] = args.provider
     settings = Settings(**overrides)
+    keyless = settings.openai_api_key is None and not settings.openai_api_key_secret_arn
+    if settings.image_provider == "openai" and keyless:
+        asked = "--provider openai" if args.provider else "IMAGE_PROVIDER=openai"
+        raise _Exit(
+            EXIT_KEY,
+            f"OpenAI API key required: {asked} needs OPENAI_API_KEY (or OPENAI_AUTH_TOKEN) or --api-key",
+        )
+    if settings.image_provider == "auto" and provider_name(settings) == "offline":
+        print(
+            f"imagegen: {NO_KEY_NOTICE} (set OPENAI_API_KEY for OpenAI; --provider offline silences this)",
+            file=sys.stderr,
+            flush=True,
+        )
     try:
         return settings, get_provider(settings)
     except RuntimeError as problem:  # IMAGE_PROVIDER=openai without a key
@@ -110,14 +136,22 @@ class _Exit(Exception):
         self.code = code
 
 
-def _generate_one(args: argparse.Namespace, body: dict[str, Any], settings: Any, provider: Any) -> Any:
-    """Generate one section's image; _Exit with the documented code on any failure."""
+def _generate_one(
+    args: argparse.Namespace,
+    body: dict[str, Any],
+    settings: Any,
+    provider: Any,
+    *,
+    skip_on_disk: bool = False,
+) -> Any:
+    """Generate one section's image (or find it on disk: skip_on_disk); _Exit with the documented
+    code on any failure."""
     from datetime import UTC, datetime
 
     from pydantic import ValidationError
 
     from imagegen.errors import ImagegenError, InvalidRequestError, PermanentGenerationError
-    from imagegen.logic.blog_files import FilesystemError, generate_to_disk
+    from imagegen.logic.blog_files import FilesystemError, generate_section, generate_to_disk
     from imagegen.models.requests import BlogImageRequest
     from imagegen.providers.openai_provider import ProviderKeyError
 
@@ -126,10 +160,11 @@ def _generate_one(args: argparse.Namespace, body: dict[str, Any], settings: Any,
     except ValidationError as invalid:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in invalid.errors())
         raise _Exit(EXIT_USAGE, problems) from None
+    out, clock = Path(args.out), lambda: datetime.now(UTC)
     try:
-        return generate_to_disk(
-            request, Path(args.out), provider, settings, lambda: datetime.now(UTC), overwrite=args.force
-        )
+        if skip_on_disk:
+            return generate_section(request, out, provider, settings, clock, force=args.force)
+        return generate_to_disk(request, out, provider, settings, clock, overwrite=args.force)
     except InvalidRequestError as refused:
         raise _Exit(EXIT_USAGE, str(refused)) from None
     except ProviderKeyError as refused:
@@ -146,9 +181,10 @@ def _generate(args: argparse.Namespace) -> int:
         "prompt": args.prompt,
         "post_id": args.post_id,
         "section_id": args.section_id,
-        "size": args.size,
         "output_format": args.format,
     }
+    if args.size:
+        body["size"] = args.size
     if args.filename:
         body["filename"] = args.filename
     if args.model:
@@ -173,27 +209,39 @@ def _batch(args: argparse.Namespace) -> int:
     except (OSError, ValueError, KeyError, TypeError) as problem:
         raise _Exit(EXIT_USAGE, f"cannot read manifest {args.manifest}: {problem}") from None
     args.model = args.model or manifest.get("model")
+    size = args.size or manifest.get("size")  # a section's own size wins over both
     settings, provider = _blog_provider(args)
-    failures = 0
+    failures = skipped = 0
     worst = EXIT_OK
     for section in tqdm(sections, desc=f"post {manifest.get('post_id')}", unit="image", file=sys.stderr):
         fields = {name: value for name, value in section.items() if name != "format"}
-        body = {
-            "post_id": manifest.get("post_id"),
-            "size": manifest.get("size", "1792x1024"),
-            "output_format": section.get("format", args.format),
-            **fields,
-        }
+        body = {"post_id": manifest.get("post_id"), "output_format": section.get("format", args.format)}
+        if size:
+            body["size"] = size
+        body.update(fields)
         if args.model:
             body.setdefault("model", args.model)
         try:
-            saved = _generate_one(args, body, settings, provider)
-            tqdm.write(f"ok   section {section.get('section_id')}: {saved.image_path}", file=sys.stderr)
+            saved = _generate_one(args, body, settings, provider, skip_on_disk=True)
         except _Exit as failure:
             failures += 1
             worst = max(worst, failure.code)
             tqdm.write(f"FAIL section {section.get('section_id')}: {failure}", file=sys.stderr)
-    print(f"{len(sections) - failures} of {len(sections)} images generated")
+            continue
+        if saved.skipped:
+            skipped += 1
+            tqdm.write(
+                f"skip section {section.get('section_id')}: {saved.image_path} and its metadata exist "
+                f"(drawn by {saved.model}); --force redraws it",
+                file=sys.stderr,
+            )
+        else:
+            tqdm.write(f"ok   section {section.get('section_id')}: {saved.image_path}", file=sys.stderr)
+    generated = len(sections) - failures - skipped
+    print(
+        f"{generated} of {len(sections)} images generated, {skipped} skipped (already on disk), "
+        f"{failures} failed"
+    )
     return worst
 
 
@@ -218,13 +266,13 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--post-id", required=True)
     generate.add_argument("--section-id", required=True)
     generate.add_argument("--filename", help="without extension (default: a timestamp)")
-    _blog_options(generate)
+    _blog_options(generate, "1792x1024")
     generate.set_defaults(run=_generate)
     batch = commands.add_parser("batch", help="every section of a post from a manifest (JSON)")
     batch.add_argument(
         "manifest", help='{"post_id": "53", "sections": [{"section_id": "1", "prompt": "..."}]}'
     )
-    _blog_options(batch)
+    _blog_options(batch, "the manifest's \"size\", else 1792x1024; a section's own size wins")
     batch.set_defaults(run=_batch)
     fake = commands.add_parser(
         "fake-openai",
@@ -252,17 +300,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _blog_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--size", default="1792x1024", help="WIDTHxHEIGHT (default 1792x1024)")
+def _blog_options(parser: argparse.ArgumentParser, size_help: str) -> None:
+    parser.add_argument("--size", help=f"WIDTHxHEIGHT (default {size_help})")
     parser.add_argument(
         "--api-key", help="OpenAI key (default: OPENAI_API_KEY or OPENAI_AUTH_TOKEN); none = offline"
+    )
+    parser.add_argument(
+        "--provider",
+        choices=["auto", "openai", "offline"],
+        help="auto: OpenAI with a key, else the offline renderer (said on stderr); openai: exit 3 "
+        "without a key; offline: never call OpenAI (default: IMAGE_PROVIDER, else auto)",
     )
     parser.add_argument("--out", default="static/content", help="output folder (default static/content)")
     parser.add_argument("--model", help="image model (default OPENAI_MODEL, gpt-image-2)")
     parser.add_argument(
         "--format", choices=["png", "webp", "jpeg"], default="png", help="file format (default png)"
     )
-    parser.add_argument("--force", action="store_true", help="overwrite an existing image of the same name")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="overwrite an existing image of the same name; batch: redraw sections already on disk",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

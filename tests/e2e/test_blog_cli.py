@@ -219,3 +219,97 @@ def test_batch_generates_a_whole_post_and_reports_failures(tmp_path: Path) -> No
     assert (tmp_path / "static/content/posts/53/sections/1/raw/intro.png").exists()
     assert list((tmp_path / "static/content/posts/53/sections/2/raw").glob("*.jpeg"))
     assert run("batch", "missing.json", cwd=tmp_path).returncode == 2
+
+
+def test_keyless_runs_say_offline_and_provider_openai_demands_a_key(tmp_path: Path, fake: FakeOpenAI) -> None:
+    args = ("generate", "--prompt", "p", "--post-id", "1", "--section-id", "1")
+    keyless = run(*args, cwd=tmp_path)
+    assert keyless.returncode == 0, keyless.stderr
+    assert "no OpenAI key: drawing with the offline renderer" in keyless.stderr
+    # Given --provider openai (or IMAGE_PROVIDER=openai) and no key: exit 3, naming the variable
+    for demanded in (
+        run(*args, "--provider", "openai", cwd=tmp_path),
+        run(*args, cwd=tmp_path, IMAGE_PROVIDER="openai"),
+    ):
+        assert demanded.returncode == 3
+        assert "OpenAI API key required" in demanded.stderr and "OPENAI_API_KEY" in demanded.stderr
+    assert len(list((tmp_path / "static/content/posts/1/sections/1/raw").glob("*.png"))) == 1
+    offline = run(*args, "--provider", "offline", cwd=tmp_path)
+    assert offline.returncode == 0 and "offline renderer" not in offline.stderr  # asked for: no notice
+    keyed = run(
+        *args, "--provider", "openai", cwd=tmp_path, OPENAI_BASE_URL=fake.base_url, OPENAI_API_KEY="sk-x"
+    )
+    assert keyed.returncode == 0, keyed.stderr
+    assert "offline renderer" not in keyed.stderr and "(openai)" in keyed.stdout
+
+
+def test_batch_size_the_flag_over_the_manifest_and_a_section_over_both(tmp_path: Path) -> None:
+    manifest = {
+        "post_id": "8",
+        "size": "1024x1024",
+        "sections": [
+            {"section_id": "1", "prompt": "a tall lighthouse", "filename": "a"},
+            {"section_id": "2", "prompt": "a wide bay", "filename": "b", "size": "1536x1024"},
+        ],
+    }
+    (tmp_path / "post.json").write_text(json.dumps(manifest))
+    result = run("batch", "post.json", "--size", "1024x1536", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    posts = tmp_path / "static/content/posts/8/sections"
+    assert png_size((posts / "1/raw/a.png").read_bytes()) == (1024, 1536)
+    assert png_size((posts / "2/raw/b.png").read_bytes()) == (1536, 1024)
+    assert json.loads((posts / "1/raw/a_metadata.json").read_text())["size"] == "1024x1536"
+
+
+def test_a_rerun_skips_sections_on_disk_and_force_redraws_them(tmp_path: Path) -> None:
+    sections = [
+        {"section_id": "1", "prompt": "coffee", "filename": "intro"},
+        {"section_id": "2", "prompt": "tea"},
+    ]
+    (tmp_path / "post.json").write_text(
+        json.dumps({"post_id": "9", "size": "1024x1024", "sections": sections})
+    )
+    posts = tmp_path / "static/content/posts/9/sections"
+
+    def files() -> dict[str, bytes]:
+        return {str(path.relative_to(posts)): path.read_bytes() for path in sorted(posts.rglob("*.*"))}
+
+    first = run("batch", "post.json", cwd=tmp_path)
+    assert first.returncode == 0 and "2 of 2 images generated, 0 skipped" in first.stdout
+    drawn = files()
+    assert len(drawn) == 4  # two images, two metadata files
+    # When the manifest runs again: nothing is drawn, each skip is said, and the run succeeds
+    again = run("batch", "post.json", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "0 of 2 images generated, 2 skipped (already on disk), 0 failed" in again.stdout
+    assert "skip section 1:" in again.stderr and "skip section 2:" in again.stderr
+    assert files() == drawn
+    # When a prompt changes, only that section is drawn (beside the old one, which is never deleted)
+    sections[1]["prompt"] = "green tea"
+    (tmp_path / "post.json").write_text(
+        json.dumps({"post_id": "9", "size": "1024x1024", "sections": sections})
+    )
+    changed = run("batch", "post.json", cwd=tmp_path)
+    assert changed.returncode == 0 and "1 of 2 images generated, 1 skipped" in changed.stdout
+    assert len(files()) == 6
+    # --force redraws every section in place: new metadata, no new files
+    before = files()
+    forced = run("batch", "post.json", "--force", cwd=tmp_path)
+    assert forced.returncode == 0 and "2 of 2 images generated, 0 skipped" in forced.stdout
+    after = files()
+    assert after.keys() == before.keys()
+    assert after["1/raw/intro_metadata.json"] != before["1/raw/intro_metadata.json"]
+
+
+def test_a_rerun_with_a_named_file_of_another_size_exits_5_without_drawing(tmp_path: Path) -> None:
+    manifest = {"post_id": "4", "sections": [{"section_id": "1", "prompt": "p", "filename": "hero"}]}
+    (tmp_path / "post.json").write_text(json.dumps(manifest))
+    assert run("batch", "post.json", cwd=tmp_path).returncode == 0
+    image = tmp_path / "static/content/posts/4/sections/1/raw/hero.png"
+    drawn = image.read_bytes()
+    resized = run("batch", "post.json", "--size", "1024x1024", cwd=tmp_path)
+    assert resized.returncode == 5
+    assert (
+        "another prompt or size" in resized.stderr and "0 of 1 images generated, 0 skipped" in resized.stdout
+    )
+    assert image.read_bytes() == drawn

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 
@@ -10,3 +11,12 @@ def write_new(path: Path, data: bytes, *, overwrite: bool = False) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb" if overwrite else "xb") as handle:
         handle.write(data)
+
+
+def read_json(path: Path) -> object:
+    """The JSON document in `path`, or None when it is missing, unreadable or not JSON."""
+    try:
+        document: object = json.loads(path.read_bytes())
+        return document
+    except (OSError, ValueError):
+        return None

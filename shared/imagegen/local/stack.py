@@ -64,6 +64,12 @@ class LocalStack:
         port = self.front.port if self.front else self.port
         return f"http://{self.host}:{port}"
 
+    @property
+    def provider(self) -> str:
+        """The provider the queue's worker draws with, from the settings its processes get."""
+        names = {provider_name(settings_from(self.function_env(name))) for name in self._sqs_events()}
+        return ", ".join(sorted(names))
+
     def function_env(self, function: str) -> dict[str, str]:
         """The whole environment a function's processes get: the caller's, then the emulated AWS,
         then the template's variables, which the caller's own values override."""

@@ -34,6 +34,9 @@ TERMINAL_JOB_STATES = frozenset(
 JobKind = Literal["icon", "blog", "batch"]
 
 
+METADATA_SUFFIX = "_metadata.json"  # the metadata beside an image: <stem>_metadata.json
+
+
 class ImageSpec(BaseModel):
     """Everything a provider needs to draw one image, and where it will be stored."""
 
@@ -75,7 +78,7 @@ class ImageSpec(BaseModel):
 
     @property
     def metadata_key(self) -> str:
-        return self.stem + "_metadata.json"
+        return self.stem + METADATA_SUFFIX
 
     def derivative_key(self, pixels: int) -> str:
         return f"{self.stem}_{pixels}px.{self.output_format}"
