@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from functools import cache
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from imagegen.models.requests import Size
+
+# A browser's Origin header: scheme, host and optional port, nothing after (what API Gateway matches).
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(?::\d{1,5})?$")
 
 
 class Settings(BaseSettings):
@@ -72,6 +82,12 @@ class Settings(BaseSettings):
     job_ttl_days: Annotated[int, Field(ge=1, le=3650)] = 30
     presign_ttl_seconds: Annotated[int, Field(ge=10, le=3600)] = 300
 
+    # Web pages allowed to call the API from a browser (CORS), comma-separated origins such as
+    # https://cms.example.com,http://localhost:5173, or "*". Empty: no CORS headers, browsers refuse.
+    # In AWS the HTTP API's CorsConfiguration (parameter CorsAllowedOrigins) applies it; locally the
+    # stack's HTTP front does.
+    cors_allowed_origins: Annotated[tuple[str, ...], NoDecode] = ()
+
     # Worker retries: the queue's maxReceiveCount, and the first backoff before a retry.
     worker_max_receives: Annotated[int, Field(ge=1, le=100)] = 5
     retry_base_delay_seconds: Annotated[int, Field(ge=0, le=900)] = 5
@@ -82,6 +98,18 @@ class Settings(BaseSettings):
     jwt_jwks_url: str | None = None
     jwt_issuer: str = "imagegen"
     jwt_audience: str = "imagegen"
+
+    @field_validator("cors_allowed_origins", mode="before")
+    @classmethod
+    def _origins_from_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [origin.strip() for origin in value.split(",") if origin.strip()]
+        for origin in value:
+            if origin != "*" and not _ORIGIN.match(origin):
+                raise ValueError(
+                    f"CORS_ALLOWED_ORIGINS: '{origin}' is not an origin (scheme://host[:port], no path) or *"
+                )
+        return tuple(value)
 
     @model_validator(mode="after")
     def _provider_call_fits_the_worker(self) -> Settings:

@@ -11,12 +11,13 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from imagegen.api.http import caller_of, json_response
 from imagegen.logic.cache import list_cached
 from imagegen.logic.categories import suggestions
-from imagegen.logic.images import image_location
+from imagegen.logic.images import image_link, image_location
 from imagegen.logic.jobs import MAX_PAGE, job_result, job_status, list_jobs
 from imagegen.logic.services import default_services
 from imagegen.logic.usage import stats
 from imagegen.models.responses import (
     CachedListOut,
+    ImageLinkOut,
     JobListOut,
     JobResultOut,
     JobStatusOut,
@@ -71,11 +72,20 @@ def category_suggestions(
 
 
 # A key has slashes (posts/53/sections/2/raw/x.png): a catch-all pattern, as API Gateway's {key+}.
-@router.get(IMAGES_PREFIX + ".+", summary="Redirect to a stored image or its metadata", tags=["images"])
-def image() -> Response[None]:
+# With Accept: application/json the presigned URL comes as JSON with its expiry: a page's fetch()
+# cannot read a redirect's Location across origins.
+@router.get(
+    IMAGES_PREFIX + ".+",
+    summary="Redirect to a stored image or its metadata (JSON link with Accept: application/json)",
+    tags=["images"],
+)
+def image() -> Response[ImageLinkOut | None]:
     key = router.current_event.path.removeprefix(IMAGES_PREFIX)
+    no_store = {"Cache-Control": "private, no-store"}
+    if "application/json" in (router.current_event.headers.get("accept") or ""):
+        return json_response(200, image_link(key, caller_of(router), default_services()), no_store)
     location = image_location(key, caller_of(router), default_services())
-    return Response(status_code=302, headers={"Location": location, "Cache-Control": "private, no-store"})
+    return Response(status_code=302, headers={"Location": location, **no_store})
 
 
 @router.get("/api/openapi.json", summary="This API's OpenAPI document", tags=["meta"])

@@ -2,7 +2,9 @@
 
 Like API Gateway it answers 401 when the Authorization header is missing, 403 when the Lambda
 authorizer refuses, caches the authorizer's answer for ReauthorizeEvery seconds, passes v2 events to
-the function that owns the route, and 500s on a function error.
+the function that owns the route, and 500s on a function error. With the HTTP API's
+CorsConfiguration it answers CORS preflights itself, before any route or authorizer, and sets the
+CORS headers of every answer in place of the function's.
 """
 
 from __future__ import annotations
@@ -47,6 +49,53 @@ class AuthorizerCache:
                 self._answers[identity] = (time.monotonic() + self.ttl, answer)
 
 
+class CorsRules:
+    """An HTTP API's CorsConfiguration applied as API Gateway applies it. Written by hand: CORS
+    libraries (flask-cors, starlette) are middleware for their own frameworks, not this front."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.origins = {origin.lower() for origin in config.get("AllowOrigins", [])}
+        self.allow_headers = ",".join(config.get("AllowHeaders", []))
+        self.allow_methods = ",".join(config.get("AllowMethods", []))
+        self.expose_headers = ",".join(config.get("ExposeHeaders", []))
+        self.max_age = config.get("MaxAge")
+
+    def allowed(self, origin: str | None) -> str | None:
+        """The Access-Control-Allow-Origin value for this Origin, or None when it is not allowed."""
+        if not origin:
+            return None
+        if "*" in self.origins:
+            return "*"
+        return origin if origin.lower() in self.origins else None
+
+    def preflight_headers(self, origin: str | None) -> dict[str, str]:
+        allowed = self.allowed(origin)
+        if allowed is None:
+            return {}
+        headers = {
+            "access-control-allow-origin": allowed,
+            "access-control-allow-methods": self.allow_methods,
+            "access-control-allow-headers": self.allow_headers,
+        }
+        if self.max_age is not None:
+            headers["access-control-max-age"] = str(self.max_age)
+        return headers | self._vary(allowed)
+
+    def response_headers(self, origin: str | None) -> dict[str, str]:
+        allowed = self.allowed(origin)
+        if allowed is None:
+            return {}
+        headers = {"access-control-allow-origin": allowed}
+        if self.expose_headers:
+            headers["access-control-expose-headers"] = self.expose_headers
+        return headers | self._vary(allowed)
+
+    @staticmethod
+    def _vary(allowed: str) -> dict[str, str]:
+        # The answer depends on the Origin: caches must not hand one origin's answer to another.
+        return {} if allowed == "*" else {"vary": "Origin"}
+
+
 def _request_context(
     method: str, path: str, route_key: str, handler: BaseHTTPRequestHandler
 ) -> dict[str, Any]:
@@ -75,9 +124,17 @@ class ApiFront:
     """A threading HTTP server that routes to Lambda-like functions through an authorizer."""
 
     def __init__(
-        self, host: str, port: int, routes: list[Route], authorizer: str, auth_cache_ttl: int, invoke: Invoke
+        self,
+        host: str,
+        port: int,
+        routes: list[Route],
+        authorizer: str,
+        auth_cache_ttl: int,
+        invoke: Invoke,
+        cors: dict[str, Any] | None = None,
     ) -> None:
         self.routes, self.authorizer, self.invoke = routes, authorizer, invoke
+        self.cors = CorsRules(cors) if cors else None
         self.auth_cache = AuthorizerCache(auth_cache_ttl)
         front = self
 
@@ -120,9 +177,14 @@ class ApiFront:
             self._send(http, 413, {"message": "Request Entity Too Large"})
             return
         raw_body = http.rfile.read(length) if length else b""
+        origin = http.headers.get("origin")
+        if self.cors and method == "OPTIONS" and origin and http.headers.get("access-control-request-method"):
+            self._send_preflight(http, self.cors.preflight_headers(origin))
+            return
+        cors = self.cors.response_headers(origin) if self.cors else {}
         match = self._match(method, url.path)
         if match is None:
-            self._send(http, 404, {"message": "Not Found"})
+            self._send(http, 404, {"message": "Not Found"}, cors)
             return
         route, path_parameters = match
         headers: dict[str, str] = {}
@@ -136,7 +198,7 @@ class ApiFront:
 
         authorization = headers.get("authorization")
         if not authorization:
-            self._send(http, 401, {"message": "Unauthorized"})
+            self._send(http, 401, {"message": "Unauthorized"}, cors)
             return
         answer = self.auth_cache.get(authorization)
         if answer is None:
@@ -157,11 +219,11 @@ class ApiFront:
                 answer = self.invoke(self.authorizer, auth_event)
             except Exception:
                 traceback.print_exc()  # as Lambda logs a function error
-                self._send(http, 500, {"message": "Internal Server Error"})
+                self._send(http, 500, {"message": "Internal Server Error"}, cors)
                 return
             self.auth_cache.put(authorization, answer)
         if not answer.get("isAuthorized"):
-            self._send(http, 403, {"message": "Forbidden"})
+            self._send(http, 403, {"message": "Forbidden"}, cors)
             return
 
         text_body: str | None
@@ -188,9 +250,9 @@ class ApiFront:
             response = self.invoke(route.function, event)
         except Exception:
             traceback.print_exc()  # as Lambda logs a function error
-            self._send(http, 500, {"message": "Internal Server Error"})
+            self._send(http, 500, {"message": "Internal Server Error"}, cors)
             return
-        self._send_lambda_response(http, response)
+        self._send_lambda_response(http, response, cors)
 
     def _match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
         for route in self.routes:
@@ -199,7 +261,9 @@ class ApiFront:
                 return route, found.groupdict()
         return None
 
-    def _send_lambda_response(self, http: BaseHTTPRequestHandler, response: dict[str, Any]) -> None:
+    def _send_lambda_response(
+        self, http: BaseHTTPRequestHandler, response: dict[str, Any], cors: dict[str, str]
+    ) -> None:
         body = response.get("body") or ""
         data = base64.b64decode(body) if response.get("isBase64Encoded") else body.encode()
         http.send_response(int(response.get("statusCode", 200)))
@@ -207,6 +271,9 @@ class ApiFront:
         for name, values in (response.get("multiValueHeaders") or {}).items():
             headers[name.lower()] = ",".join(values)
         headers.pop("content-length", None)
+        if self.cors:  # API Gateway ignores the function's CORS headers and sets its own
+            headers = {k: v for k, v in headers.items() if not k.startswith("access-control-")}
+            headers.update(cors)
         for name, value in headers.items():
             http.send_header(name, str(value))
         for cookie in response.get("cookies") or []:
@@ -217,10 +284,22 @@ class ApiFront:
             http.wfile.write(data)
 
     @staticmethod
-    def _send(http: BaseHTTPRequestHandler, status: int, body: dict[str, Any]) -> None:
+    def _send(
+        http: BaseHTTPRequestHandler, status: int, body: dict[str, Any], cors: dict[str, str] | None = None
+    ) -> None:
         data = json.dumps(body).encode()
         http.send_response(status)
         http.send_header("content-type", "application/json")
+        for name, value in (cors or {}).items():
+            http.send_header(name, value)
         http.send_header("content-length", str(len(data)))
         http.end_headers()
         http.wfile.write(data)
+
+    @staticmethod
+    def _send_preflight(http: BaseHTTPRequestHandler, headers: dict[str, str]) -> None:
+        http.send_response(204)
+        for name, value in headers.items():
+            http.send_header(name, value)
+        http.send_header("content-length", "0")
+        http.end_headers()

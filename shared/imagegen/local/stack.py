@@ -36,9 +36,13 @@ class LocalStack:
         environ: Mapping[str, str] | None = None,
     ) -> None:
         self.host, self.port = host, port
-        self.template = Template(template_path)
         # The caller's environment wins over the template's values, as `sam local --env-vars` does.
         self.environ = dict(os.environ if environ is None else environ)  # noqa: TID251 - the local runtime's input
+        # CORS_ALLOWED_ORIGINS is what the CorsAllowedOrigins parameter would be at deploy time.
+        cors = settings_from({k: v for k, v in self.environ.items() if k == "CORS_ALLOWED_ORIGINS"})
+        self.template = Template(
+            template_path, parameters={"CorsAllowedOrigins": ",".join(cors.cors_allowed_origins)}
+        )
         self.aws = EmulatedAws(host)
         self.functions: dict[str, LambdaFunction] = {}
         self.event_sources: list[SqsEventSource] = []
@@ -111,6 +115,7 @@ class LocalStack:
             authorizer,
             int(auth.get("Identity", {}).get("ReauthorizeEvery", 300)),
             self._invoke,
+            cors=template.cors_configuration(),
         )
         self.front.start()
         self.started_seconds = time.perf_counter() - began

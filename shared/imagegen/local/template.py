@@ -73,8 +73,10 @@ class Template:
         stack_name: str = "imagegen",
         region: str = "us-east-1",
         account_id: str = "123456789012",
+        parameters: dict[str, str] | None = None,
     ) -> None:
         self.path = path
+        self.parameters = dict(parameters or {})  # values given at deploy time; others take their Default
         self.doc: dict[str, Any] = yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
         self.stack_name, self.region, self.account_id = stack_name, region, account_id
         self.resources: dict[str, dict[str, Any]] = self.doc["Resources"]
@@ -107,6 +109,12 @@ class Template:
         auth = api["Properties"]["Auth"]
         return dict(auth["Authorizers"][auth["DefaultAuthorizer"]])
 
+    def cors_configuration(self) -> dict[str, Any] | None:
+        """The HTTP API's CorsConfiguration, resolved; None when it allows no origin."""
+        (api,) = self.of_type("AWS::Serverless::HttpApi").values()
+        cors = self.resolve(api["Properties"].get("CorsConfiguration"))
+        return cors if cors and cors.get("AllowOrigins") else None
+
     def code_dir(self, function: str) -> Path:
         code_uri = str(self.resources[function]["Properties"]["CodeUri"])
         return (self.path.parent / code_uri).resolve()
@@ -134,6 +142,8 @@ class Template:
 
     # -- intrinsic functions ----------------------------------------------------------------
     def parameter(self, name: str) -> Any:
+        if name in self.parameters:
+            return self.parameters[name]
         return self.doc["Parameters"][name].get("Default")
 
     def condition(self, name: str) -> bool:
@@ -167,8 +177,9 @@ class Template:
             return [resolved for resolved in map(self.resolve, value) if resolved is not _NO_VALUE]
         if not isinstance(value, dict):
             return value
-        if len(value) != 1:
-            return {k: self.resolve(v) for k, v in value.items()}
+        if len(value) != 1:  # a property resolved to AWS::NoValue is left out, as CloudFormation does
+            resolved = {k: self.resolve(v) for k, v in value.items()}
+            return {k: v for k, v in resolved.items() if v is not _NO_VALUE}
         ((fn, arg),) = value.items()
         if fn == "Ref":
             return self._ref(arg)
@@ -176,6 +187,8 @@ class Template:
             return self._get_att(arg[0], arg[1])
         if fn == "Fn::Sub":
             return re.sub(r"\$\{([^}]+)\}", lambda m: str(self._sub_var(m.group(1))), arg)
+        if fn == "Fn::Split":
+            return str(self.resolve(arg[1])).split(arg[0])
         if fn == "Fn::If":
             return self.resolve(arg[1] if self.condition(arg[0]) else arg[2])
         if fn == "Fn::Not":

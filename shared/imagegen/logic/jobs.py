@@ -11,6 +11,7 @@ from aws_lambda_powertools import Logger
 from imagegen.errors import ImageExistsError, JobFinishedError, JobNotFoundError
 from imagegen.logic import cache, usage
 from imagegen.logic.cursors import decode_cursor, encode_cursor
+from imagegen.logic.images import presign
 from imagegen.logic.quotas import check_budget, release_images, reserve_images
 from imagegen.logic.rate_limits import ScheduleBusy, limiter_name, queue_delay, slot_tokens
 from imagegen.logic.services import Services
@@ -32,6 +33,7 @@ from imagegen.models.domain import (
 from imagegen.models.requests import BatchRequest, BlogImageRequest, IconRequest
 from imagegen.models.responses import (
     CountsOut,
+    DerivativeOut,
     ItemOut,
     JobAcceptedOut,
     JobListOut,
@@ -226,7 +228,15 @@ def image_url(services: Services, key: str) -> str:
     return services.settings.images_base_url + key
 
 
-def _item_out(item: Item, services: Services) -> ItemOut:
+def _download_keys(item: Item) -> list[str]:
+    """The objects a completed item stored: its image, metadata and derivatives."""
+    if item.state != ItemState.COMPLETED:
+        return []
+    spec = item.spec
+    return [spec.key, spec.metadata_key, *(spec.derivative_key(px) for px in spec.derivatives)]
+
+
+def _item_out(item: Item, urls: dict[str, str], expires_at: datetime, services: Services) -> ItemOut:
     spec: ImageSpec = item.spec
     done = item.state == ItemState.COMPLETED
     return ItemOut(
@@ -243,18 +253,33 @@ def _item_out(item: Item, services: Services) -> ItemOut:
         error=item.error,
         cache_hit=item.cache_hit,
         billed_calls=item.billed_calls,
+        download_url=urls.get(spec.key),
+        metadata_download_url=urls.get(spec.metadata_key),
+        download_url_expires_at=expires_at if done else None,
+        derivatives=[
+            DerivativeOut(
+                size=f"{px}x{px}",
+                key=spec.derivative_key(px),
+                image_url=image_url(services, spec.derivative_key(px)),
+                download_url=urls[spec.derivative_key(px)],
+            )
+            for px in spec.derivatives
+            if done
+        ],
     )
 
 
 def job_result(job_id: str, caller: Caller, services: Services) -> JobResultOut:
+    """Every item of the caller's job; completed ones with presigned URLs (the job is theirs)."""
     job = _owned_job(job_id, caller, services)
-    items = [_item_out(item, services) for item in services.jobs.iter_items(job_id)]
+    items = list(services.jobs.iter_items(job_id))
+    urls, expires_at = presign([key for item in items for key in _download_keys(item)], services)
     return JobResultOut(
         batch_id=job_id,
         state=job.state.value,
         counts=_counts_out(job.counts),
         billed_calls=job.billed_calls,
-        items=items,
+        items=[_item_out(item, urls, expires_at, services) for item in items],
     )
 
 

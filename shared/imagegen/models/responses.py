@@ -38,6 +38,13 @@ class JobAcceptedOut(BaseModel):
     result_url: str
 
 
+class DerivativeOut(BaseModel):
+    size: str
+    key: str
+    image_url: str  # the API path (bearer token; a 302 to download_url)
+    download_url: str  # presigned: a browser fetches it with no token until download_url_expires_at
+
+
 class ItemOut(BaseModel):
     index: int
     state: str
@@ -47,11 +54,25 @@ class ItemOut(BaseModel):
     section_id: str | None
     size: str
     key: str
-    image_url: str | None
+    image_url: str | None  # the API path (bearer token; a 302 to download_url)
     metadata_url: str | None
     error: str | None
     cache_hit: bool = False
     billed_calls: int = 0  # provider calls that may be billed for this item
+    # Once completed: presigned S3 GET URLs a page can use as they are (an <img src>), no token
+    # needed, valid until download_url_expires_at (PRESIGN_TTL_SECONDS). Ask the result again for new ones.
+    download_url: str | None = None
+    metadata_download_url: str | None = None
+    download_url_expires_at: datetime | None = None
+    derivatives: list[DerivativeOut] = []
+
+
+class ImageLinkOut(BaseModel):
+    """GET /api/images/{key} with Accept: application/json: the presigned URL instead of a redirect."""
+
+    key: str
+    download_url: str
+    download_url_expires_at: datetime
 
 
 class JobResultOut(BaseModel):
