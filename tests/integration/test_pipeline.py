@@ -240,6 +240,12 @@ def test_category_suggestions_rank_what_was_typed(deployed: Deployed) -> None:
     assert code == 200
     assert body["suggestions"][0]["category"] == "Office Supplies"
     assert body["suggestions"][0]["score"] >= 80 and len(body["suggestions"]) <= 8
+    for typed, meant in (("3d", "3D Printing"), ("sushi", "Restaurants"), ("bic", "Cycling")):
+        code, _, body = deployed.call(
+            "status", "GET", "/api/icons/categories/suggestions", query={"q": typed}
+        )
+        assert code == 200 and body["suggestions"][0]["category"] == meant, (typed, body)
+        assert set(body["suggestions"][0]) == {"category", "parent", "score", "matched", "icon"}
     for query in ({}, {"q": "x" * 101}, {"q": "tools", "limit": "21"}, {"q": "tools", "limit": "0"}):
         code, _, error = deployed.call("status", "GET", "/api/icons/categories/suggestions", query=query)
         assert code == 400 and error["error"] == "invalid_request"
