@@ -187,6 +187,10 @@ def test_openapi_document_lists_every_route(deployed: Deployed) -> None:
         "/api/icons/batch/{batch_id}/result",
         "/api/icons/batch/{batch_id}/cancel",
         "/api/icons/batches",
+        "/api/jobs/{job_id}",
+        "/api/jobs/{job_id}/result",
+        "/api/jobs/{job_id}/cancel",
+        "/api/jobs",
         "/api/images/{key}",
     ):
         assert path in document["paths"], path

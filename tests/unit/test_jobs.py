@@ -125,6 +125,39 @@ def test_submit_without_wait_answers_accepted_and_with_wait_the_result() -> None
     assert outcome.items[0].image_url and outcome.items[0].image_url.endswith(".png")
 
 
+def test_a_batch_submitted_with_a_wait_answers_its_result_once_every_item_ended() -> None:
+    services = make_services()
+
+    class DrainingSleep:  # the worker finishes the batch while the API waits
+        calls = 0
+
+        def __call__(self, _: float) -> None:
+            self.calls += 1
+            _drain(services, services.queue)  # type: ignore[arg-type]
+            services.queue.sent.clear()  # type: ignore[attr-defined]
+
+    services.sleep = sleep = DrainingSleep()
+    outcome = submit(_batch(["tools", "toys"], variations=2), ALICE, 10, services)
+    assert isinstance(outcome, JobResultOut)
+    assert outcome.state == "completed" and outcome.counts.completed == 4 and len(outcome.items) == 4
+    assert sleep.calls == 1
+
+
+def test_blog_jobs_point_at_api_jobs_and_icon_jobs_at_their_original_urls() -> None:
+    services = make_services()
+    blog = create_job(BlogImageRequest(prompt="a harbour", post_id="53", section_id="2"), ALICE, services)
+    assert (blog.status_url, blog.result_url) == (
+        f"/api/jobs/{blog.batch_id}",
+        f"/api/jobs/{blog.batch_id}/result",
+    )
+    assert job_status(blog.batch_id, ALICE, services).status_url == blog.status_url
+    for request in (IconRequest(category="tools"), _batch(["tools"])):
+        icon = create_job(request, ALICE, services)
+        assert icon.status_url == f"/api/icons/batch/{icon.batch_id}/status"
+        assert icon.result_url == f"/api/icons/batch/{icon.batch_id}/result"
+        assert job_status(icon.batch_id, ALICE, services).result_url == icon.result_url
+
+
 def test_icon_size_defaults_to_openai_image_size() -> None:
     services = make_services(openai_image_size="1536x1024")
     job_id = create_job(IconRequest(category="tools"), ALICE, services).batch_id

@@ -1,4 +1,5 @@
-"""Reads: batch status, result and list, stored images, and the OpenAPI document."""
+"""Reads: job status, result and list (under /api/icons/batch... and the neutral /api/jobs...),
+stored images, and the OpenAPI document."""
 
 from __future__ import annotations
 
@@ -45,6 +46,24 @@ def batches(
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> Response[JobListOut]:
     return json_response(200, list_jobs(caller_of(router), limit, cursor, default_services()))
+
+
+@router.get("/api/jobs/<job_id>", summary="A job's state and counts (icons or blog images)", tags=["jobs"])
+def job_state(job_id: str) -> Response[JobStatusOut]:
+    return json_response(200, job_status(job_id, caller_of(router), default_services()))
+
+
+@router.get("/api/jobs/<job_id>/result", summary="Every item of a job", tags=["jobs"])
+def job_items(job_id: str) -> Response[JobResultOut]:
+    return json_response(200, job_result(job_id, caller_of(router), default_services()))
+
+
+@router.get("/api/jobs", summary="The caller's jobs, newest first", tags=["jobs"])
+def jobs(
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+) -> Response[JobListOut]:
+    return batches(limit, cursor)
 
 
 @router.get("/api/icons/cached", summary="Your cached requests, newest first", tags=["cache"])

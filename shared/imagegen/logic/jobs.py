@@ -46,12 +46,17 @@ logger = Logger(child=True)
 MAX_PAGE = 100
 
 
-def status_url(job_id: str) -> str:
-    return f"/api/icons/batch/{job_id}/status"
+JOBS_PATH = "/api/jobs"
 
 
-def result_url(job_id: str) -> str:
-    return f"/api/icons/batch/{job_id}/result"
+def status_url(job_id: str, kind: JobKind) -> str:
+    """Where a job's status is read: blog jobs under the neutral /api/jobs, icon jobs where the
+    original system's clients look for them."""
+    return f"{JOBS_PATH}/{job_id}" if kind == "blog" else f"/api/icons/batch/{job_id}/status"
+
+
+def result_url(job_id: str, kind: JobKind) -> str:
+    return f"{JOBS_PATH}/{job_id}/result" if kind == "blog" else f"/api/icons/batch/{job_id}/result"
 
 
 def create_job(
@@ -148,8 +153,8 @@ def _record_job(
         batch_id=job_id,
         state=job.state.value,
         total=len(items),
-        status_url=status_url(job_id),
-        result_url=result_url(job_id),
+        status_url=status_url(job_id, kind),
+        result_url=result_url(job_id, kind),
     )
 
 
@@ -215,8 +220,8 @@ def _status_out(job: Job) -> JobStatusOut:
         started_at=job.started_at,
         finished_at=job.finished_at,
         billed_calls=job.billed_calls,
-        status_url=status_url(job.job_id),
-        result_url=result_url(job.job_id),
+        status_url=status_url(job.job_id, job.kind),
+        result_url=result_url(job.job_id, job.kind),
     )
 
 
@@ -298,7 +303,7 @@ def wait_for_job(job_id: str, caller: Caller, seconds: float, services: Services
 
 
 def list_jobs(caller: Caller, limit: int, cursor: str | None, services: Services) -> JobListOut:
-    """The caller's batches, newest first."""
+    """The caller's jobs (icon batches, single icons and blog images), newest first."""
     start_key = decode_cursor(cursor, caller) if cursor else None
     jobs, last_key = services.jobs.list_jobs(caller.sub, min(max(limit, 1), MAX_PAGE), start_key)
     return JobListOut(
@@ -353,9 +358,12 @@ def cancel_job(job_id: str, caller: Caller, services: Services) -> JobStatusOut:
 
 
 def submit(
-    request: IconRequest | BlogImageRequest, caller: Caller, wait_seconds: int, services: Services
+    request: IconRequest | BlogImageRequest | BatchRequest,
+    caller: Caller,
+    wait_seconds: int,
+    services: Services,
 ) -> JobAcceptedOut | JobResultOut:
-    """Create a one-item job; with wait_seconds, answer with its result if it ends in time."""
+    """Create a job; with wait_seconds, answer with its result if it ends in time."""
     accepted = create_job(request, caller, services)
     if wait_seconds > 0:
         result = wait_for_job(accepted.batch_id, caller, wait_seconds, services)

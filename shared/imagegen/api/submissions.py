@@ -1,0 +1,30 @@
+"""One answer for every route that creates a job, single requests and batches alike."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+
+from imagegen.api.http import caller_of, idempotent, json_response, prefer_wait
+from imagegen.logic.jobs import submit
+from imagegen.logic.services import default_services
+from imagegen.models.requests import BatchRequest, BlogImageRequest, IconRequest
+from imagegen.models.responses import JobAcceptedOut, JobResultOut
+
+
+def answer_submission(
+    router: Router, request: IconRequest | BlogImageRequest | BatchRequest
+) -> Response[JobAcceptedOut | JobResultOut]:
+    """Create the job (once per Idempotency-Key). With `Prefer: wait=N` wait up to N s, at most 25, for
+    it to end: 200 with its result, else 202 with a Location to poll; `Preference-Applied` names the
+    wait honoured (RFC 7240)."""
+
+    def answer() -> Response[JobAcceptedOut | JobResultOut]:
+        wait = prefer_wait(router)
+        outcome = submit(request, caller_of(router), wait, default_services())
+        applied = {"Preference-Applied": f"wait={wait}"} if wait else {}
+        if isinstance(outcome, JobAcceptedOut):
+            return json_response(202, outcome, headers={"Location": outcome.status_url, **applied})
+        return json_response(200, outcome, headers=applied)
+
+    return idempotent(router, answer)
