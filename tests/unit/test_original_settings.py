@@ -180,4 +180,5 @@ def test_the_original_environment_s_start_up_warnings_speak_of_the_mapped_qualit
     settings: Settings = settings_from(ICON_SERVICE_ENV)
     warnings = startup_warnings(settings, TODAY)
     assert warnings and all("standard" not in warning for warning in warnings)
-    assert any("gpt-image-2 medium" in warning for warning in warnings)
+    timeout = [warning for warning in warnings if warning.startswith("OPENAI_TIMEOUT leaves 60 s")]
+    assert len(timeout) == 1 and "gpt-image-2 medium may take 240 s" in timeout[0]
