@@ -182,3 +182,21 @@ def test_the_original_environment_s_start_up_warnings_speak_of_the_mapped_qualit
     assert warnings and all("standard" not in warning for warning in warnings)
     timeout = [warning for warning in warnings if warning.startswith("OPENAI_TIMEOUT leaves 60 s")]
     assert len(timeout) == 1 and "gpt-image-2 medium may take 240 s" in timeout[0]
+
+
+def test_standard_and_medium_are_one_image_in_the_cache_each_copy_saying_what_it_asked_for() -> None:
+    provider = Recording()
+    services = make_services(provider)
+    first = create_job(IconRequest(category="tools", quality="medium"), ALICE, services)
+    run_item(services.queue.sent[0], 1, "r", services)  # type: ignore[attr-defined]
+    second = create_job(IconRequest(category="tools", quality="standard"), ALICE, services)  # type: ignore[arg-type]
+    assert second.state == "completed" and len(provider.specs) == 1  # answered from the cache
+    objects = services.images.objects  # type: ignore[attr-defined]
+    metadata = {}
+    for job in (first, second):
+        item = services.jobs.get_item(job.batch_id, 0)
+        assert item is not None
+        metadata[job.batch_id] = json.loads(objects[item.spec.metadata_key][0])
+    assert metadata[first.batch_id]["requested_quality"] is None
+    assert metadata[second.batch_id]["cache_hit"] is True
+    assert metadata[second.batch_id]["requested_quality"] == "standard"
