@@ -17,6 +17,7 @@ from pydantic_settings import (
 )
 
 from imagegen.models.requests import Size
+from imagegen.providers.registry import gpt_image_quality
 
 # A browser's Origin header: scheme, host and optional port, nothing after (what API Gateway matches).
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(?::\d{1,5})?$")
@@ -35,7 +36,11 @@ class Settings(BaseSettings):
     openai_base_url: str | None = None
     openai_model: str = "gpt-image-2"
     openai_image_size: Size = "1024x1024"  # the default size of icons
-    openai_image_quality: str = "auto"
+    # DALL-E's standard and hd (the original system's values) are taken and drawn as medium and high:
+    # see image_quality. Any other value stops the service at start-up.
+    openai_image_quality: Literal["low", "medium", "high", "auto", "standard", "hd"] = "auto"
+    # DALL-E 3's style. GPT image models take none: a style set here is recorded, never sent.
+    openai_image_style: Literal["vivid", "natural"] | None = None
     openai_max_retries: Annotated[int, Field(ge=0, le=10)] = 3
     # Unset: each call may take twice its model's p99 at its quality (the registry's latency table),
     # within the worker's timeout. A number applies to every call.
@@ -110,6 +115,11 @@ class Settings(BaseSettings):
                     f"CORS_ALLOWED_ORIGINS: '{origin}' is not an origin (scheme://host[:port], no path) or *"
                 )
         return tuple(value)
+
+    @property
+    def image_quality(self) -> str:
+        """OPENAI_IMAGE_QUALITY as the GPT-image quality that draws (DALL-E's values mapped)."""
+        return gpt_image_quality(self.openai_image_quality)
 
     @model_validator(mode="after")
     def _provider_call_fits_the_worker(self) -> Settings:

@@ -34,7 +34,7 @@ CASES: list[tuple[tuple[str, str], Any, int]] = [
     (BLOG, {"prompt": "no ids"}, 400),
     (BLOG, {**GOOD_BLOG, "model": "dall-e-9"}, 400),
     (BLOG, {**GOOD_BLOG, "model": "gpt-image-1.5"}, 400),  # cannot draw the 1792x1024 default
-    (ICON, {"category": "tools", "quality": "hd"}, 400),
+    (ICON, {"category": "tools", "quality": "ultra"}, 400),
     (ICON, {"category": "tools", "size": "3840x3840"}, 400),
     (BATCH, {"categories": []}, 400),
     (BATCH, {"categories": ["c"] * 101}, 400),

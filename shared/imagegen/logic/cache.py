@@ -127,6 +127,8 @@ def _cached_metadata(
         "derivatives": derivatives,
         "job_id": job_id,
         "item_index": index,
+        "requested_quality": spec.requested_quality,  # what this request asked for, not the source's
+        "requested_style": spec.requested_style,
         "cache_hit": True,
         "cached_from": entry.key,
         "served_at": now.isoformat(),

@@ -51,7 +51,7 @@ def worker_concurrency(settings: Settings, today: date) -> int:
     """BATCH_MAX_CONCURRENT, else what the default model and quality need."""
     if settings.batch_max_concurrent is not None:
         return settings.batch_max_concurrent
-    return required_concurrency(settings, default_model(settings, today), settings.openai_image_quality)
+    return required_concurrency(settings, default_model(settings, today), settings.image_quality)
 
 
 def capacity_warnings(settings: Settings, model: str, quality: str) -> list[str]:
@@ -84,4 +84,4 @@ def startup_warnings(settings: Settings, today: date) -> list[str]:
 
     if provider_name(settings) != "openai":
         return []
-    return capacity_warnings(settings, default_model(settings, today), settings.openai_image_quality)
+    return capacity_warnings(settings, default_model(settings, today), settings.image_quality)

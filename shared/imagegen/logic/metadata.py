@@ -39,6 +39,8 @@ def build_metadata(
         "provider": image.provider,
         "requested_model": spec.requested_model,
         "quality": spec.quality,
+        "requested_quality": spec.requested_quality,
+        "requested_style": spec.requested_style,
         "width": spec.width,
         "height": spec.height,
         "format": spec.output_format,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -15,7 +16,7 @@ from imagegen.logic.categories import best_match
 from imagegen.logic.prompts import blog_prompt, fit_prompt, icon_prompt
 from imagegen.models.domain import ImageSpec
 from imagegen.models.requests import BatchRequest, BlogImageRequest, IconOptions, IconRequest
-from imagegen.providers.registry import MODELS, ModelRefused, check_request, choose_model
+from imagegen.providers.registry import MODELS, ModelRefused, check_request, choose_model, gpt_image_quality
 
 logger = Logger(child=True)
 
@@ -30,12 +31,30 @@ def _size(size: str) -> tuple[int, int]:
     return int(width), int(height)
 
 
+@cache
+def _warn_once(setting: str, value: str, drawn_as: str) -> None:
+    """A DALL-E value met: logged the first time in a process, not on every request."""
+    logger.warning("DALL-E value mapped", setting=setting, value=value, drawn_as=drawn_as)
+
+
+def _quality(request_quality: str | None, settings: Settings) -> tuple[str, str | None]:
+    """The GPT-image quality that draws, and the DALL-E quality it was mapped from (else None)."""
+    asked = request_quality or settings.openai_image_quality
+    quality = gpt_image_quality(asked)
+    if quality == asked:
+        return quality, None
+    _warn_once("quality" if request_quality else "OPENAI_IMAGE_QUALITY", asked, quality)
+    return quality, asked
+
+
 def model_fields(
     request: IconRequest | BlogImageRequest | BatchRequest, prompt: str, settings: Settings, today: date
 ) -> dict[str, Any]:
     """Model, quality, format and background of a request; InvalidRequestError (400) before queueing."""
     width, height = _size(request.size or settings.openai_image_size)
-    quality = request.quality or settings.openai_image_quality
+    quality, requested_quality = _quality(request.quality, settings)
+    if settings.openai_image_style:
+        _warn_once("OPENAI_IMAGE_STYLE", settings.openai_image_style, "not sent (GPT image takes no style)")
     background = request.background if isinstance(request, IconOptions) else "auto"
     try:
         choice = choose_model(request.model, settings.openai_model, today)
@@ -48,6 +67,8 @@ def model_fields(
         "model": choice.model.name,
         "requested_model": choice.requested if choice.mapped_from_retired else None,
         "quality": quality,
+        "requested_quality": requested_quality,
+        "requested_style": settings.openai_image_style,
         "output_format": request.output_format,
         "background": background,
     }

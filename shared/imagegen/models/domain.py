@@ -57,6 +57,8 @@ class ImageSpec(BaseModel):
     model: str = "gpt-image-2"
     requested_model: str | None = None  # set when a shut-down model was mapped to `model`
     quality: str = "auto"
+    requested_quality: str | None = None  # set when a DALL-E quality (standard, hd) was mapped to `quality`
+    requested_style: str | None = None  # OPENAI_IMAGE_STYLE: a DALL-E style, recorded (GPT image takes none)
     output_format: str = "png"
     background: str = "auto"
     derivatives: tuple[int, ...] = ()  # square sizes stored beside an icon: key_<N>px.<ext>

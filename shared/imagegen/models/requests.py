@@ -41,7 +41,8 @@ Category = Annotated[
 Element = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
 Prompt = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_PROMPT_CHARS)]
 ModelName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9.-]{1,63}$")]
-Quality = Literal["low", "medium", "high", "auto"]
+# DALL-E's standard and hd, as the original API took them, are drawn as medium and high (registry).
+Quality = Literal["low", "medium", "high", "auto", "standard", "hd"]
 OutputFormat = Literal["png", "webp", "jpeg"]
 Background = Literal["auto", "opaque", "transparent"]
 DerivativeSize = Literal[512, 256, 128, 64, 32]

@@ -20,6 +20,13 @@ STANDARD_SIZES = frozenset({"1024x1024", "1536x1024", "1024x1536"})
 GPT_IMAGE_QUALITIES = ("low", "medium", "high", "auto")
 BACKGROUNDS = ("transparent", "opaque", "auto")
 OUTPUT_FORMATS = ("png", "webp", "jpeg")
+# DALL-E's qualities, as the original system configured them, and the GPT-image quality each becomes:
+# standard was DALL-E's cheaper, faster level, so medium (not auto, which may bill as much as high);
+# hd was its best, so high.
+DALL_E_QUALITIES = {"standard": "medium", "hd": "high"}
+# DALL-E 3's styles. GPT image models take no style parameter (the prompt carries the look), so a
+# configured style is recorded and not sent.
+DALL_E_STYLES = ("vivid", "natural")
 CONTENT_TYPES = {"png": "image/png", "webp": "image/webp", "jpeg": "image/jpeg"}
 
 # A call may take this many times the model's p99 before the client gives up: the provider finishes
@@ -226,6 +233,11 @@ def check_request(
         raise ModelRefused("a transparent background needs output_format png or webp")
     if len(prompt) > model.max_prompt_chars:
         raise ModelRefused(f"{model.name} takes prompts of at most {model.max_prompt_chars} characters")
+
+
+def gpt_image_quality(quality: str) -> str:
+    """The GPT-image quality for `quality`: DALL-E's standard and hd mapped, the others as they are."""
+    return DALL_E_QUALITIES.get(quality, quality)
 
 
 def estimated_prompt_tokens(prompt: str) -> int:
