@@ -152,14 +152,14 @@ def _generate_one(
 
     from imagegen.errors import ImagegenError, InvalidRequestError, PermanentGenerationError
     from imagegen.logic.blog_files import FilesystemError, generate_section, generate_to_disk
+    from imagegen.models.messages import readable
     from imagegen.models.requests import BlogImageRequest
     from imagegen.providers.openai_provider import ProviderKeyError
 
     try:
         request = BlogImageRequest.model_validate(body)
     except ValidationError as invalid:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in invalid.errors())
-        raise _Exit(EXIT_USAGE, problems) from None
+        raise _Exit(EXIT_USAGE, readable(invalid.errors())) from None
     out, clock = Path(args.out), lambda: datetime.now(UTC)
     try:
         if skip_on_disk:

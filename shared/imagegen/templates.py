@@ -11,6 +11,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from pydantic_core import PydanticCustomError
+
 
 @cache
 def templates() -> dict[str, Any]:
@@ -38,12 +40,15 @@ def palette(color_scheme: str) -> tuple[tuple[int, int, int], ...]:
     return tuple(tuple(colour) for colour in templates()["color_schemes"][color_scheme]["palette"])  # type: ignore[misc]
 
 
-def one_of(allowed: tuple[str, ...], what: str) -> Any:
-    """A pydantic validator: the value must be one of `allowed`, and the error lists them."""
+def one_of(allowed: tuple[str, ...]) -> Any:
+    """A pydantic validator: the value must be one of `allowed`; the error is pydantic's own `enum`
+    error (as for an Enum field), listing them the way pydantic does."""
+    quoted = [f"'{name}'" for name in allowed]
+    expected = f"{', '.join(quoted[:-1])} or {quoted[-1]}" if len(quoted) > 1 else "".join(quoted)
 
     def check(value: str) -> str:
         if value not in allowed:
-            raise ValueError(f"unknown {what} '{value}'; allowed: {', '.join(allowed)}")
+            raise PydanticCustomError("enum", "Input should be {expected}", {"expected": expected})
         return value
 
     return check

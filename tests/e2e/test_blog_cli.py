@@ -113,6 +113,13 @@ def test_bad_arguments_exit_2_and_write_nothing(tmp_path: Path, args: tuple[str,
     assert not (tmp_path / "static").exists()
 
 
+def test_bad_arguments_are_explained_in_the_callers_terms(tmp_path: Path) -> None:
+    result = run("generate", "--prompt", "p", "--post-id", "../53", "--section-id", "1", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "post_id may only hold letters, digits, _ and -" in result.stderr
+    assert "pattern" not in result.stderr
+
+
 def test_an_invalid_key_exits_3_without_echoing_it(tmp_path: Path, fake: FakeOpenAI) -> None:
     key = "invalid-sk-please-never-print-me"
     result = run(

@@ -12,7 +12,10 @@ from typing import Any, cast
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
@@ -24,6 +27,7 @@ from pydantic import BaseModel
 
 from imagegen import errors
 from imagegen.models.domain import Caller
+from imagegen.models.messages import JSON_ONLY, readable
 from imagegen.models.requests import MAX_BODY_BYTES
 
 logger = Logger(child=True)
@@ -124,13 +128,23 @@ def idempotent(router: Router, answer: Callable[[], Response[Any]]) -> Response[
     return json_response(int(stored["status"]), stored["body"], headers=headers)
 
 
-def _describe(error: dict[str, Any]) -> str:
-    where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
-    return f"{where}: {error.get('msg', 'invalid')}" if where else str(error.get("msg", "invalid"))
+# What `curl -d` (form) and `fetch` with a string body (text/plain) send, and no header at all.
+_READ_AS_JSON = frozenset({"", "application/x-www-form-urlencoded", "text/plain"})
+
+
+def _as_json(event: Mapping[str, Any], body: str) -> Mapping[str, Any]:
+    """The event with Content-Type application/json when its body is JSON sent under another type:
+    this API takes JSON only, and Powertools would parse such a body as form fields."""
+    headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
+    media_type = headers.get("content-type", "").split(";")[0].strip().lower()
+    if event.get("isBase64Encoded") or media_type not in _READ_AS_JSON or body.lstrip()[:1] not in ("{", "["):
+        return event
+    return {**event, "headers": {**headers, "content-type": content_types.APPLICATION_JSON}}
 
 
 class _Resolver(APIGatewayHttpResolver):
-    """Refuses oversized bodies before anything parses them (Powertools validates before middlewares)."""
+    """Refuses oversized bodies before anything parses them (Powertools validates before middlewares),
+    and reads a JSON body as JSON whatever Content-Type the client forgot to set."""
 
     def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
         body = event.get("body") or ""
@@ -144,7 +158,7 @@ class _Resolver(APIGatewayHttpResolver):
                 "isBase64Encoded": False,
             }
         API_IDEMPOTENCY.register_lambda_context(context)  # a crashed request's key frees at its timeout
-        return super().resolve(event, context)
+        return super().resolve(_as_json(event, body), context)
 
 
 def build_resolver(*routers: Router) -> APIGatewayHttpResolver:
@@ -155,10 +169,12 @@ def build_resolver(*routers: Router) -> APIGatewayHttpResolver:
 
     @app.exception_handler(RequestValidationError)
     def _invalid(error: RequestValidationError) -> Response[Any]:
-        problems = [_describe(problem) for problem in error.errors()][:10]
-        return error_response(
-            HTTPStatus.BAD_REQUEST, "invalid_request", "; ".join(problems) or "invalid request"
-        )
+        document = error.body if isinstance(error.body, str) else None  # a JSON error's position
+        return error_response(HTTPStatus.BAD_REQUEST, "invalid_request", readable(error.errors(), document))
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _not_json(_: RequestUnsupportedContentType) -> Response[Any]:
+        return error_response(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", JSON_ONLY)
 
     @app.exception_handler(errors.ImagegenError)
     def _domain(error: errors.ImagegenError) -> Response[Any]:

@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import difflib
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from imagegen import templates
 
@@ -14,33 +26,65 @@ MAX_VARIATIONS = 10
 MAX_BATCH_ITEMS = 500
 MAX_BODY_BYTES = 64 * 1024
 
+
+def _meaning(meaning: str) -> WrapValidator:
+    """Pattern mismatches say what the pattern allows: pydantic's own message only quotes the regex.
+
+    pydantic has no per-constraint message, so a wrap validator swaps its error for a custom one
+    (same error type, the pattern kept in ctx, `meaning` for imagegen.models.messages to speak).
+    """
+
+    def check(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        try:
+            return handler(value)
+        except ValidationError as invalid:
+            for error in invalid.errors():
+                if error["type"] == "string_pattern_mismatch":
+                    ctx = {"pattern": (error.get("ctx") or {}).get("pattern", ""), "meaning": meaning}
+                    raise PydanticCustomError("string_pattern_mismatch", meaning, ctx) from None
+            raise
+
+    return WrapValidator(check)
+
+
 # Styles, colour schemes and blog templates are data (data/prompt_templates.json): add one there.
 Style = Annotated[
     str,
-    AfterValidator(templates.one_of(templates.styles(), "style")),
+    AfterValidator(templates.one_of(templates.styles())),
     Field(json_schema_extra={"enum": list(templates.styles())}),
 ]
 ColorScheme = Annotated[
     str,
-    AfterValidator(templates.one_of(templates.color_schemes(), "color_scheme")),
+    AfterValidator(templates.one_of(templates.color_schemes())),
     Field(json_schema_extra={"enum": list(templates.color_schemes())}),
 ]
 BlogTemplate = Annotated[
     str,
-    AfterValidator(templates.one_of(templates.blog_templates(), "template")),
+    AfterValidator(templates.one_of(templates.blog_templates())),
     Field(json_schema_extra={"enum": list(templates.blog_templates())}),
 ]
-HexColor = Annotated[str, StringConstraints(pattern=r"^#[0-9A-Fa-f]{6}$")]
+HexColor = Annotated[
+    str, StringConstraints(pattern=r"^#[0-9A-Fa-f]{6}$"), _meaning("must be a colour written like #1a2b3c")
+]
 
 # Ids become S3 key segments: a closed alphabet makes `../` and friends impossible.
-Ident = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+Ident = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$"),
+    _meaning("may only hold letters, digits, _ and -"),
+]
 Category = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=r"^[\w][\w &'.,/+()-]*$"),
+    _meaning("must start with a letter or digit and hold only letters, digits, spaces and & ' . , / + ( ) -"),
 ]
 Element = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
 Prompt = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_PROMPT_CHARS)]
-ModelName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9.-]{1,63}$")]
+ModelName = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9][a-z0-9.-]{1,63}$"),
+    _meaning("must be a model name such as gpt-image-1: lower-case letters, digits, . and -"),
+]
 # DALL-E's standard and hd, as the original API took them, are drawn as medium and high (registry).
 Quality = Literal["low", "medium", "high", "auto", "standard", "hd"]
 OutputFormat = Literal["png", "webp", "jpeg"]
@@ -68,11 +112,50 @@ def _check_size(value: str) -> str:
     return value
 
 
-Size = Annotated[str, StringConstraints(pattern=r"^[0-9]{3,4}x[0-9]{3,4}$"), AfterValidator(_check_size)]
+Size = Annotated[
+    str,
+    StringConstraints(pattern=r"^[0-9]{3,4}x[0-9]{3,4}$"),
+    _meaning("must be WIDTHxHEIGHT in pixels, such as 1024x1024"),
+    AfterValidator(_check_size),
+]
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _name_the_field_meant(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        """An unknown field's error carries the known field it most resembles (ctx `did_you_mean`).
+
+        extra="forbid" cannot say which fields exist, and only the model knows them; the other errors
+        pass through unchanged (type, message and ctx).
+        """
+        try:
+            return handler(data)
+        except ValidationError as invalid:
+            if not any(error["type"] == "extra_forbidden" for error in invalid.errors()):
+                raise
+            raise ValidationError.from_exception_data(
+                invalid.title, [cls._with_hint(error) for error in invalid.errors()]
+            ) from None
+
+    @classmethod
+    def _field_meant(cls, unknown: str) -> str:
+        """A known field spelt alike (difflib), else one starting alike: "colour" -> "color_scheme"."""
+        close = difflib.get_close_matches(unknown, list(cls.model_fields), n=1, cutoff=0.6)
+        alike = [name for name in cls.model_fields if len(unknown) >= 4 and name.startswith(unknown[:4])]
+        return (close or alike or [""])[0]
+
+    @classmethod
+    def _with_hint(cls, error: Any) -> InitErrorDetails:
+        ctx = dict(error.get("ctx") or {})
+        if error["type"] == "extra_forbidden" and len(error["loc"]) == 1:
+            ctx["did_you_mean"] = cls._field_meant(str(error["loc"][0]).lower())
+        # A custom error keeps the message as it was; braces in it are literal unless named in ctx.
+        return InitErrorDetails(
+            type=PydanticCustomError(error["type"], error["msg"], ctx), loc=error["loc"], input=error["input"]
+        )
 
 
 class IconOptions(_Strict):

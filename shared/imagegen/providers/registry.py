@@ -82,7 +82,8 @@ class ImageModel:
         if not self.free_sizes:
             if f"{width}x{height}" in STANDARD_SIZES:
                 return None
-            return f"{self.name} draws only {', '.join(sorted(STANDARD_SIZES))}"
+            sizes = ", ".join(sorted(STANDARD_SIZES))
+            return f"size must be one of {sizes} for {self.name} (not {width}x{height})"
         if width % 16 or height % 16:
             return f"{self.name} needs width and height divisible by 16"
         if max(width, height) > 3 * min(width, height):
