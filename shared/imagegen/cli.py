@@ -98,7 +98,9 @@ NO_KEY_NOTICE = "no OpenAI key: drawing with the offline renderer"
 def _blog_provider(args: argparse.Namespace) -> tuple[Any, Any]:
     """Settings and provider for the blog commands: OpenAI when a key is given or set, else offline
     (said on stderr); --provider (or IMAGE_PROVIDER) openai without a key exits 3."""
-    from imagegen.config import Settings
+    from pydantic import ValidationError
+
+    from imagegen.config import Settings, settings_problem
     from imagegen.providers.factory import get_provider, provider_name
 
     overrides: dict[str, Any] = {}
@@ -110,7 +112,12 @@ def _blog_provider(args: argparse.Namespace) -> tuple[Any, Any]:
         overrides["openai_model"] = args.model
     if args.provider:
         overrides["image_provider"] = args.provider
-    settings = Settings(**overrides)
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as invalid:  # a value given here, or a bad one in the environment
+        options = {"openai_model": "--model", "image_provider": "--provider", "openai_api_key": "--api-key"}
+        given = {field: option for field, option in options.items() if field in overrides}
+        raise _Exit(EXIT_USAGE, settings_problem(invalid, given)) from None
     keyless = settings.openai_api_key is None and not settings.openai_api_key_secret_arn
     if settings.image_provider == "openai" and keyless:
         asked = "--provider openai" if args.provider else "IMAGE_PROVIDER=openai"
@@ -325,11 +332,18 @@ def _blog_options(parser: argparse.ArgumentParser, size_help: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from pydantic import ValidationError
+
+    from imagegen.config import settings_problem
+
     try:
         return int(args.run(args))
     except _Exit as failure:
         print(f"imagegen: {failure}", file=sys.stderr)
         return failure.code
+    except ValidationError as invalid:  # the environment's settings (requests are checked where read)
+        print(f"imagegen: configuration: {settings_problem(invalid)}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -17,7 +17,7 @@ from pydantic_settings import (
 )
 
 from imagegen.models.requests import Size
-from imagegen.providers.registry import gpt_image_quality
+from imagegen.providers.registry import MODELS, gpt_image_quality
 
 # A browser's Origin header: scheme, host and optional port, nothing after (what API Gateway matches).
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(?::\d{1,5})?$")
@@ -116,6 +116,14 @@ class Settings(BaseSettings):
                 )
         return tuple(value)
 
+    @field_validator("openai_model")
+    @classmethod
+    def _a_known_model(cls, value: str) -> str:
+        # At start-up, not per request: a caller cannot fix the service's configuration.
+        if value not in MODELS:
+            raise ValueError(f"unknown model '{value}'; known models: {', '.join(sorted(MODELS))}")
+        return value
+
     @property
     def image_quality(self) -> str:
         """OPENAI_IMAGE_QUALITY as the GPT-image quality that draws (DALL-E's values mapped)."""
@@ -129,6 +137,17 @@ class Settings(BaseSettings):
                 f"({self.batch_timeout}s), the worker's timeout"
             )
         return self
+
+
+def settings_problem(invalid: ValidationError, names: Mapping[str, str] | None = None) -> str:
+    """A Settings ValidationError in the words of the environment ('OPENAI_MODEL: unknown model …'),
+    or of the option that set a value (`names`: field -> option, e.g. openai_model -> --model)."""
+    from imagegen.models.messages import readable
+
+    def name(part: Any) -> str:
+        return (names or {}).get(str(part), str(part).upper())
+
+    return readable([{**error, "loc": tuple(map(name, error["loc"]))} for error in invalid.errors()])
 
 
 def settings_from(environ: Mapping[str, str]) -> Settings:

@@ -120,6 +120,20 @@ def test_bad_arguments_are_explained_in_the_callers_terms(tmp_path: Path) -> Non
     assert "pattern" not in result.stderr
 
 
+def test_a_bad_setting_exits_2_naming_the_variable_or_the_option_that_set_it(tmp_path: Path) -> None:
+    section = ("--prompt", "p", "--post-id", "53", "--section-id", "1")
+    from_environment = run("generate", *section, cwd=tmp_path, OPENAI_MODEL="dall-e-9")
+    from_option = run("generate", *section, "--model", "dall-e-9", cwd=tmp_path)
+    token = run("token", "--sub", "alice", cwd=tmp_path, IMAGE_PROVIDER="dalle")
+    assert from_environment.returncode == from_option.returncode == token.returncode == 2
+    assert "imagegen: OPENAI_MODEL: unknown model 'dall-e-9'; known models: " in from_environment.stderr
+    assert "imagegen: --model: unknown model 'dall-e-9'" in from_option.stderr
+    said = "imagegen: configuration: IMAGE_PROVIDER must be one of 'auto', 'offline' or 'openai'\n"
+    assert token.stderr == said
+    assert "Traceback" not in from_environment.stderr + from_option.stderr + token.stderr
+    assert not (tmp_path / "static").exists()
+
+
 def test_an_invalid_key_exits_3_without_echoing_it(tmp_path: Path, fake: FakeOpenAI) -> None:
     key = "invalid-sk-please-never-print-me"
     result = run(

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from imagegen.config import Settings, settings_from
+from imagegen.config import Settings, settings_from, settings_problem
 from imagegen.logic import specs
 from imagegen.logic.capacity import startup_warnings, worker_concurrency
 from imagegen.logic.jobs import create_job
@@ -166,6 +166,23 @@ def test_a_value_with_no_equivalent_stops_the_service_at_start_up_naming_the_set
 ) -> None:
     with pytest.raises(ValidationError, match=name.lower()):
         settings_from({name: value})
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "said"),
+    [
+        ("OPENAI_IMAGE_QUALITY", "ultra", "OPENAI_IMAGE_QUALITY must be one of 'low', 'medium', 'high', "),
+        ("OPENAI_IMAGE_STYLE", "baroque", "OPENAI_IMAGE_STYLE must be one of 'vivid' or 'natural'"),
+        ("OPENAI_MODEL", "dall-e-4", "OPENAI_MODEL: unknown model 'dall-e-4'; known models: chatgpt-"),
+    ],
+)
+def test_a_refusal_at_start_up_names_the_environment_variable_to_fix(
+    name: str, value: str, said: str
+) -> None:
+    # An unknown model is refused at start-up too, not on every request (a caller cannot fix it)
+    with pytest.raises(ValidationError) as refused:
+        settings_from({name: value})
+    assert settings_problem(refused.value).startswith(said)
 
 
 def test_capacity_is_sized_for_the_quality_that_draws() -> None:
