@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from imagegen.local.aws import FAKE_CREDENTIALS
+from imagegen.local.fake_openai import FakeOpenAI
 from imagegen.local.stack import LocalStack
 from tests.helpers import token
 
@@ -75,3 +76,11 @@ def client() -> Iterator[Client]:
         yield Client(stack)
     finally:
         stack.stop()
+
+
+@pytest.fixture(scope="module")
+def fake_openai() -> Iterator[FakeOpenAI]:
+    """The fake OpenAI server on loopback, for a module whose stack draws through the real SDK."""
+    server = FakeOpenAI().start()
+    yield server
+    server.stop()

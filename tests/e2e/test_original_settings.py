@@ -18,18 +18,11 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def fake() -> Iterator[FakeOpenAI]:
-    server = FakeOpenAI().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def client(fake: FakeOpenAI) -> Iterator[Client]:
+def client(fake_openai: FakeOpenAI) -> Iterator[Client]:
     environ = {
         **ICON_SERVICE_ENV,
         "OPENAI_API_KEY": "sk-e2e-fake-key",
-        "OPENAI_BASE_URL": fake.base_url,
+        "OPENAI_BASE_URL": fake_openai.base_url,
         "OPENAI_IMAGE_STYLE": "vivid",
     }
     stack = start_stack(**environ)
@@ -39,7 +32,9 @@ def client(fake: FakeOpenAI) -> Iterator[Client]:
         stack.stop()
 
 
-def test_the_original_curl_example_draws_with_the_original_settings(client: Client, fake: FakeOpenAI) -> None:
+def test_the_original_curl_example_draws_with_the_original_settings(
+    client: Client, fake_openai: FakeOpenAI
+) -> None:
     # Given the stack runs with OPENAI_MODEL=dall-e-3 and OPENAI_IMAGE_QUALITY=standard
     # When the icon service's own curl example is sent
     body = {
@@ -53,7 +48,7 @@ def test_the_original_curl_example_draws_with_the_original_settings(client: Clie
     assert answer.status_code == 200, answer.text
     item = answer.json()["items"][0]
     assert item["state"] == "completed", item
-    sent = fake.requests[-1]
+    sent = fake_openai.requests[-1]
     assert (sent["model"], sent["quality"], sent["size"]) == ("gpt-image-2", "medium", "1024x1024")
     assert "style" not in sent  # GPT image models take no style: OPENAI_IMAGE_STYLE is not sent
     metadata = httpx.get(client.get(item["metadata_url"]).headers["location"]).json()
@@ -71,9 +66,9 @@ def test_the_original_curl_example_draws_with_the_original_settings(client: Clie
     assert png_size(image) == (1024, 1024)
 
 
-def test_a_request_asking_for_hd_is_drawn_at_high(client: Client, fake: FakeOpenAI) -> None:
+def test_a_request_asking_for_hd_is_drawn_at_high(client: Client, fake_openai: FakeOpenAI) -> None:
     body = {"prompt": "a harbour at dawn", "post_id": "53", "section_id": "1", "quality": "hd"}
     answer = client.post("/api/images/generate", body, Prefer="wait=25")
     assert answer.status_code == 200, answer.text
     assert answer.json()["items"][0]["state"] == "completed"
-    assert (fake.requests[-1]["quality"], fake.requests[-1]["size"]) == ("high", "1792x1024")
+    assert (fake_openai.requests[-1]["quality"], fake_openai.requests[-1]["size"]) == ("high", "1792x1024")
