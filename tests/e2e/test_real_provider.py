@@ -1,9 +1,12 @@
 """The local stack on its shipped defaults against a fake OpenAI as slow as the real one, time-compressed.
 
 Latencies are drawn from gpt-image-2's distribution at medium quality (p50 45 s, p99 120 s) and
-compressed 20 times, the account allows 10 images a minute (x 20), and the service gets only its
-limits and its own default timeout in the same compressed seconds. Bench figures, with the 12 s
-windows of the real provider and side-by-side comparisons, come from bench/real_provider.py.
+compressed 5 times, the account allows 10 images a minute (x 5), and the service gets only its
+limits and its own default timeout in the same compressed seconds. Not more: process scheduling
+does not compress, and a call may start only 5 % of a slot late (RATE_LIMIT_TARGET), 63 ms here; at
+20 times, 16 ms, a loaded CI machine made items miss their slots and come back a third time.
+Bench figures, with the 12 s windows of the real provider and side-by-side comparisons, come from
+bench/real_provider.py.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from imagegen.providers.registry import MODELS
 from tests.e2e.conftest import Client, start_stack
 
 pytestmark = pytest.mark.e2e
-COMPRESS = 20
+COMPRESS = 5
 LIMIT = 10  # images a minute
 
 
@@ -68,7 +71,7 @@ def test_every_billed_call_becomes_an_image_each_delivered_at_most_twice_and_cos
         time.sleep(0.1)
     assert len(fake.billed) == images and not any(call.abandoned for call in fake.billed)
     # Items that waited for their slot came back once
-    assert client.stack.deliveries <= 2 * images
+    assert client.stack.deliveries <= 2 * images, f"{client.stack.deliveries} deliveries for {images} images"
     # And the stats count what the provider billed, to the cent
     stats = client.get("/api/icons/stats").json()
     assert (stats["billed_calls"], stats["lost_calls"]) == (images, 0)
