@@ -36,3 +36,23 @@ def test_failing_item_is_retried_five_times_then_lands_in_the_dlq(broken: Client
         deadline_checks -= 1
     assert broken.queue_depth("GenerateDeadLetterQueue") == 1
     assert broken.queue_depth("GenerateQueue") == 0
+
+
+def test_the_receive_count_is_one_setting_for_the_worker_and_the_queue() -> None:
+    # Given WORKER_MAX_RECEIVES=3: the template's WorkerMaxReceives feeds the queue's maxReceiveCount too
+    stack = start_stack(IMAGES_BUCKET="imagegen-bucket-that-does-not-exist", WORKER_MAX_RECEIVES="3")
+    try:
+        broken = Client(stack)
+        accepted = broken.post("/api/icons/generate", {"category": "tools"})
+        status = broken.wait_until_done(accepted.headers["location"], seconds=120)
+        # Then the item gives up on the third delivery, and the queue dead-letters it at the next receive
+        item = broken.get(status["result_url"]).json()["items"][0]
+        assert item["error"] == "gave up after 3 attempts (last: NoSuchBucket)"
+        deadline_checks = 50
+        while broken.queue_depth("GenerateDeadLetterQueue") == 0 and deadline_checks:
+            time.sleep(0.2)
+            deadline_checks -= 1
+        assert (broken.queue_depth("GenerateDeadLetterQueue"), broken.queue_depth("GenerateQueue")) == (1, 0)
+        assert stack.deliveries == 3
+    finally:
+        stack.stop()

@@ -22,6 +22,7 @@ from imagegen.providers.factory import provider_name
 LOCAL_JWT_SECRET = "imagegen-local-development-secret-not-for-production"  # noqa: S105
 DEFAULT_PORT = 3560
 API_CONTAINERS = 8
+TEMPLATE_PARAMETERS = ("CORS_ALLOWED_ORIGINS", "WORKER_MAX_RECEIVES")
 WARM_WORKER_CONTAINERS = 2  # started with the stack, so the first items wait for no cold start
 
 
@@ -38,10 +39,16 @@ class LocalStack:
         self.host, self.port = host, port
         # The caller's environment wins over the template's values, as `sam local --env-vars` does.
         self.environ = dict(os.environ if environ is None else environ)  # noqa: TID251 - the local runtime's input
-        # CORS_ALLOWED_ORIGINS is what the CorsAllowedOrigins parameter would be at deploy time.
-        cors = settings_from({k: v for k, v in self.environ.items() if k == "CORS_ALLOWED_ORIGINS"})
+        # Settings that are template parameters at deploy time go in as those parameters, so that
+        # everything built from one agrees (WorkerMaxReceives: the queue's maxReceiveCount and the
+        # worker's WORKER_MAX_RECEIVES).
+        deployed = settings_from({k: v for k, v in self.environ.items() if k in TEMPLATE_PARAMETERS})
         self.template = Template(
-            template_path, parameters={"CorsAllowedOrigins": ",".join(cors.cors_allowed_origins)}
+            template_path,
+            parameters={
+                "CorsAllowedOrigins": ",".join(deployed.cors_allowed_origins),
+                "WorkerMaxReceives": str(deployed.worker_max_receives),
+            },
         )
         self.aws = EmulatedAws(host)
         self.functions: dict[str, LambdaFunction] = {}
