@@ -5,26 +5,77 @@ authorizer refuses, caches the authorizer's answer for ReauthorizeEvery seconds,
 the function that owns the route, and 500s on a function error. With the HTTP API's
 CorsConfiguration it answers CORS preflights itself, before any route or authorizer, and sets the
 CORS headers of every answer in place of the function's.
+
+Malformed HTTP gets a JSON error at once, never the stdlib's HTML page nor a wait for bytes that will
+not come: a Content-Length that is not a whole number (400), above the API's body limit (413), or
+longer than the body sent (400, or 408 after BODY_IDLE_SECONDS of silence); a Transfer-Encoding (411:
+send a Content-Length); a character RFC 3986 does not allow in a URL (400); a method no route takes
+(405 with Allow); and every error the stdlib's parser finds (400, 414, 431, 505).
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import re
+import socket
 import threading
 import time
 import traceback
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from imagegen.local.template import Route
+from imagegen.models.requests import MAX_BODY_BYTES
 
-MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's request payload limit
 Invoke = Callable[[str, dict[str, Any]], Any]
+# How long a body may go silent before the request is given up (a Content-Length above what is sent).
+BODY_IDLE_SECONDS = 1.0
+# How long a refused connection's unread bytes are drained before closing it (see _drain).
+LINGER_SECONDS = 2.0
+# RFC 3986's characters of a request target; anything else (" < > \\ ^ ` { | } controls, spaces,
+# non-ASCII, a % without two hex digits) must be percent-encoded.
+_REQUEST_TARGET = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?]|%[0-9A-Fa-f]{2})*")
+_WHOLE_NUMBER = re.compile(r"[0-9]+")
+# The API's own codes where a status has one; other statuses are named after HTTPStatus.
+_ERROR_CODES = {
+    HTTPStatus.BAD_REQUEST: "invalid_request",
+    HTTPStatus.REQUEST_ENTITY_TOO_LARGE: "body_too_large",
+}
+# The stdlib's parser errors in words that never echo the request back (its own quote the request line).
+_PARSER_MESSAGES = {
+    HTTPStatus.BAD_REQUEST: "the request line is malformed: METHOD /path HTTP/1.1",
+    HTTPStatus.REQUEST_URI_TOO_LONG: "the request line is longer than 65536 bytes",
+    HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE: (
+        "a header line is longer than 65536 bytes, or there are more than 100 headers"
+    ),
+    HTTPStatus.HTTP_VERSION_NOT_SUPPORTED: "only HTTP/1.0 and HTTP/1.1 are served",
+}
+
+
+def error_code(status: int) -> str:
+    """The `error` code of a status the front answers itself."""
+    return _ERROR_CODES.get(HTTPStatus(status), HTTPStatus(status).name.lower())
+
+
+def _drain(connection: socket.socket) -> None:
+    """Read and drop what the client still sends, for at most LINGER_SECONDS, before the connection
+    closes: closing a socket with unread bytes sends a reset, which can destroy the answer before
+    the client reads it (Apache's and nginx's "lingering close")."""
+    try:
+        connection.shutdown(socket.SHUT_WR)  # the answer is complete: the client sees its end now
+        deadline = time.monotonic() + LINGER_SECONDS
+        while (left := deadline - time.monotonic()) > 0:
+            connection.settimeout(left)
+            if not connection.recv(65536):
+                return
+    except OSError:  # timed out or reset: either way there is nothing more to wait for
+        return
 
 
 class AuthorizerCache:
@@ -145,13 +196,37 @@ class ApiFront:
             disable_nagle_algorithm = True
             wbufsize = -1
 
+            linger = False  # set when the connection closes with bytes of the request unread
+
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # the functions log each request themselves
 
             def do_GET(self) -> None:
                 front.handle(self)
 
-            do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_GET
+            def __getattr__(self, name: str) -> Callable[[], None]:
+                # Every method reaches the front, which answers 405 for those no route takes (the
+                # stdlib would answer 501 with an HTML page for a method without a do_ method).
+                if name.startswith("do_"):
+                    return self.do_GET
+                raise AttributeError(name)
+
+            def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+                # The stdlib's parser errors (400, 414, 431, 505) as JSON: it would send an HTML page
+                # and a reason phrase quoting the request. The connection is in an unknown state.
+                text = _PARSER_MESSAGES.get(HTTPStatus(code), HTTPStatus(code).phrase)
+                if self.request_version == "HTTP/0.9":  # no version parsed: answer with a status line
+                    self.request_version = "HTTP/1.0"
+                front.refuse(self, code, text, close=True)
+
+            def handle_expect_100(self) -> bool:
+                # A body the front would refuse is refused before the client is told to send it.
+                return front.declared_length(self) is not None and super().handle_expect_100()
+
+            def finish(self) -> None:
+                super().finish()
+                if self.linger:
+                    _drain(self.connection)
 
         self.server = ThreadingHTTPServer((host, port), Handler)
         self.server.daemon_threads = True
@@ -170,18 +245,25 @@ class ApiFront:
 
     # -- one request ------------------------------------------------------------------------
     def handle(self, http: BaseHTTPRequestHandler) -> None:
-        url = urlsplit(http.path)
-        method = http.command
-        length = int(http.headers.get("content-length") or 0)
-        if length > MAX_PAYLOAD_BYTES:
-            self._send(http, 413, {"message": "Request Entity Too Large"})
+        raw_body = self._read_body(http)
+        if raw_body is None:
             return
-        raw_body = http.rfile.read(length) if length else b""
+        method = http.command
         origin = http.headers.get("origin")
         if self.cors and method == "OPTIONS" and origin and http.headers.get("access-control-request-method"):
             self._send_preflight(http, self.cors.preflight_headers(origin))
             return
         cors = self.cors.response_headers(origin) if self.cors else {}
+        if not _REQUEST_TARGET.fullmatch(http.path):
+            message = "the URL holds a character that must be percent-encoded, or a % without two hex digits"
+            self.refuse(http, HTTPStatus.BAD_REQUEST, message, cors)
+            return
+        allowed = sorted({route.method for route in self.routes})
+        if method not in allowed:
+            message = f"this API takes {' and '.join(allowed)} only"
+            self.refuse(http, HTTPStatus.METHOD_NOT_ALLOWED, message, cors | {"allow": ", ".join(allowed)})
+            return
+        url = urlsplit(http.path)
         match = self._match(method, url.path)
         if match is None:
             self._send(http, 404, {"message": "Not Found"}, cors)
@@ -254,6 +336,66 @@ class ApiFront:
             return
         self._send_lambda_response(http, response, cors)
 
+    def _read_body(self, http: BaseHTTPRequestHandler) -> bytes | None:
+        """The request's body, or None once a framing error is answered (the connection then closes:
+        where the body ends is unknown, so nothing after it can be read as the next request)."""
+        length = self.declared_length(http)
+        if not length:
+            return None if length is None else b""
+        http.connection.settimeout(BODY_IDLE_SECONDS)
+        try:
+            body = http.rfile.read(length)
+        except TimeoutError:
+            message = f"the body stopped arriving before its Content-Length of {length} bytes"
+            self.refuse(http, HTTPStatus.REQUEST_TIMEOUT, message, close=True)
+            return None
+        finally:
+            http.connection.settimeout(http.timeout)
+        if len(body) < length:
+            message = f"the body ended before its Content-Length of {length} bytes"
+            self.refuse(http, HTTPStatus.BAD_REQUEST, message, close=True)
+            return None
+        return body
+
+    def declared_length(self, http: BaseHTTPRequestHandler) -> int | None:
+        """The body's length from the headers, or None once a bad one is answered."""
+        if "transfer-encoding" in http.headers:
+            # http.server reads no chunked bodies, and API clients send a Content-Length anyway.
+            message = "send the body with a Content-Length header (chunked bodies are not supported)"
+            self.refuse(http, HTTPStatus.LENGTH_REQUIRED, message, close=True)
+            return None
+        lengths = {value.strip() for value in http.headers.get_all("content-length") or []}
+        if not lengths:
+            return 0  # no body (RFC 9112 6.3): bytes sent anyway are read as the next request
+        value = lengths.pop()
+        if lengths or not _WHOLE_NUMBER.fullmatch(value):
+            message = "Content-Length must be one whole number of bytes"
+            self.refuse(http, HTTPStatus.BAD_REQUEST, message, close=True)
+            return None
+        # Compared by its digits first: int() refuses numbers of more than 4300 digits.
+        if len(value.lstrip("0")) > len(str(MAX_BODY_BYTES)) or int(value) > MAX_BODY_BYTES:
+            message = f"request bodies are limited to {MAX_BODY_BYTES} bytes"
+            self.refuse(http, HTTPStatus.REQUEST_ENTITY_TOO_LARGE, message, close=True)
+            return None
+        return int(value)
+
+    def refuse(
+        self,
+        http: BaseHTTPRequestHandler,
+        status: int,
+        message: str,
+        headers: dict[str, str] | None = None,
+        *,
+        close: bool = False,
+    ) -> None:
+        """A JSON error of the front itself, in the API's `{"error", "message"}` shape; with close,
+        the connection ends after it and what the client still sends is drained."""
+        if close:
+            http.close_connection = True
+            http.linger = True  # type: ignore[attr-defined]
+            headers = (headers or {}) | {"connection": "close"}
+        self._send(http, status, {"error": error_code(status), "message": message}, headers)
+
     def _match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
         for route in self.routes:
             found = route.pattern.match(path)
@@ -294,7 +436,8 @@ class ApiFront:
             http.send_header(name, value)
         http.send_header("content-length", str(len(data)))
         http.end_headers()
-        http.wfile.write(data)
+        if http.command != "HEAD":
+            http.wfile.write(data)
 
     @staticmethod
     def _send_preflight(http: BaseHTTPRequestHandler, headers: dict[str, str]) -> None:
