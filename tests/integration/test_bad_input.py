@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -185,3 +186,133 @@ def test_a_body_in_another_format_is_refused_with_what_to_send(deployed: Deploye
         },
     )
     assert deployed.queue_depth() == 0
+
+
+# Audit findings (issue 11): bodies Powertools mishandled (500s) or read too leniently (coercions).
+def _base64_event(path: str, raw: bytes) -> dict[str, Any]:
+    """The event API Gateway sends for a body it takes as binary: base64, isBase64Encoded true."""
+    event = http_event("POST", path, body=base64.b64encode(raw).decode())
+    event["isBase64Encoded"] = True
+    return event
+
+
+NOT_UTF8: list[tuple[str, bytes]] = [
+    ("three random bytes", bytes([0x77, 0x83, 0x91])),
+    ("latin-1", '{"category": "café"}'.encode("latin-1")),
+    ("UTF-16 with its BOM", '{"category": "tools"}'.encode("utf-16")),
+    ("binary (a PNG header)", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"),
+]
+
+
+@pytest.mark.parametrize(("_", "raw"), NOT_UTF8, ids=[name for name, _ in NOT_UTF8])
+def test_a_body_that_is_not_utf8_text_is_a_400(deployed: Deployed, _: str, raw: bytes) -> None:
+    response = deployed.handlers["generate"](
+        _base64_event("/api/icons/generate", raw), LocalContext("generate", 29)
+    )
+    assert response["statusCode"] == 400
+    assert json.loads(response["body"]) == {
+        "error": "invalid_request",
+        "message": "the body is not UTF-8 text: send JSON encoded as UTF-8",
+    }
+    assert (deployed.table_rows(), deployed.keys(), deployed.queue_depth()) == (0, [], 0)
+
+
+def test_a_base64_encoded_utf8_json_body_is_still_read(deployed: Deployed) -> None:
+    # Given a well-formed request that API Gateway passed on base64-encoded (a binary media type)
+    raw = json.dumps({"category": "café"}).encode()
+    response = deployed.handlers["generate"](
+        _base64_event("/api/icons/generate", raw), LocalContext("generate", 29)
+    )
+    # Then it is taken as if it had come as text
+    assert response["statusCode"] == 202, response["body"]
+    assert deployed.queue_depth() == 1
+
+
+STRICT: list[tuple[str, tuple[str, str], Any, str]] = [
+    (
+        "nested 1,000 deep",
+        ICON,
+        '{"category": "tools", "x": ' + "[" * 1000 + "]" * 1000 + "}",
+        "the body nests JSON too deeply",
+    ),
+    ("an array wrapping the request", ICON, [{"category": "tools"}], "the body must be a JSON object"),
+    ("null as the body", ICON, "null", "the body must be a JSON object"),
+    ("NUL in a prompt", BLOG, {**GOOD_BLOG, "prompt": "a harbour\u0000at dusk"}, "prompt must not hold NUL"),
+    (
+        "NUL in an element",
+        ICON,
+        {"category": "tools", "custom_elements": ["a\u0000"]},
+        "custom_elements[0] must",
+    ),
+    ("NUL in a category", ICON, {"category": "tools\u0000"}, "category must start with"),
+    ("NUL in a style", ICON, {"category": "tools", "style": "modern\u0000"}, "style must be one of"),
+    (
+        "a count as a string",
+        BATCH,
+        {"categories": ["c"], "variations_per_category": "2"},
+        "variations_per_category must be a whole number",
+    ),
+    (
+        "true for a count",
+        BATCH,
+        {"categories": ["c"], "variations_per_category": True},
+        "variations_per_category must be a whole number",
+    ),
+    ("an amount as a string", BLOG, {**GOOD_BLOG, "max_cost_usd": "5"}, "max_cost_usd must be a number"),
+    (
+        "a flag as a string",
+        ICON,
+        {"category": "tools", "use_cache": "false"},
+        "use_cache must be true or false",
+    ),
+    ("a flag as a number", ICON, {"category": "tools", "use_cache": 0}, "use_cache must be true or false"),
+    ("a sub-cent budget", BLOG, {**GOOD_BLOG, "max_cost_usd": 1e-320}, "max_cost_usd must be at least 0.01"),
+    (
+        "a null size",
+        ICON,
+        {"category": "tools", "size": None},
+        "size must not be null: leave it out for its default",
+    ),
+    (
+        "a null blog size",
+        BLOG,
+        {**GOOD_BLOG, "size": None},
+        "size must not be null: leave it out for its default",
+    ),
+]
+
+
+@pytest.mark.parametrize(("_", "route", "body", "said"), STRICT, ids=[case[0] for case in STRICT])
+def test_audit_findings_on_bodies_are_400s_in_the_callers_terms(
+    deployed: Deployed, _: str, route: tuple[str, str], body: Any, said: str
+) -> None:
+    function, path = route
+    code, _headers, answer = deployed.call(function, "POST", path, body=body)
+    assert code == 400, answer
+    assert answer["error"] == "invalid_request" and answer["message"].startswith(said), answer
+    assert "\x00" not in answer["message"] and "Input should" not in answer["message"]
+    assert (deployed.table_rows(), deployed.keys(), deployed.queue_depth()) == (0, [], 0)
+
+
+def test_strict_types_still_take_what_json_means(deployed: Deployed) -> None:
+    # Given a budget written as a whole number, real booleans and counts, and a prompt on two lines
+    code, _, answer = deployed.call(
+        "generate",
+        "POST",
+        "/api/images/generate",
+        body={
+            **GOOD_BLOG,
+            "prompt": "a harbour\n\tat dusk",
+            "max_cost_usd": 5,
+            "use_cache": False,
+            "size": "1024x1024",
+        },
+    )
+    assert code == 202, answer
+    code, _, answer = deployed.call(
+        "batch",
+        "POST",
+        "/api/icons/generate/batch",
+        body={"categories": ["tools"], "variations_per_category": 2},
+    )
+    assert code == 202, answer

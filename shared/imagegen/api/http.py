@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
 import re
@@ -12,6 +14,7 @@ from typing import Any, cast
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.exceptions import ServiceError
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
@@ -27,7 +30,7 @@ from pydantic import BaseModel
 
 from imagegen import errors
 from imagegen.models.domain import Caller
-from imagegen.models.messages import JSON_ONLY, readable
+from imagegen.models.messages import INTERNAL_ERROR, JSON_ONLY, NOT_UTF8, readable
 from imagegen.models.requests import MAX_BODY_BYTES
 
 logger = Logger(child=True)
@@ -142,28 +145,67 @@ def _as_json(event: Mapping[str, Any], body: str) -> Mapping[str, Any]:
     return {**event, "headers": {**headers, "content-type": content_types.APPLICATION_JSON}}
 
 
+def _early_error(status: HTTPStatus, code: str, message: str) -> dict[str, Any]:
+    """An answer given before Powertools reads the event (it would fail on these bodies)."""
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": content_types.APPLICATION_JSON},
+        "body": json.dumps({"error": code, "message": message}),
+        "isBase64Encoded": False,
+    }
+
+
+def _as_text(event: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The event with its body as text: API Gateway base64-encodes bodies it takes for binary, and JSON
+    is UTF-8 text (RFC 8259). None when the body is not UTF-8 (Powertools would raise a 500 on it)."""
+    body = event.get("body") or ""
+    if not event.get("isBase64Encoded"):
+        return event
+    try:
+        text = base64.b64decode(body, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return {**event, "body": text, "isBase64Encoded": False}
+
+
+def _parse_request_json(text: str) -> Any:
+    """json.loads for bodies, refusing what Powertools would mishandle: a nesting deep enough to
+    exhaust the stack (a 500), and a top level other than an object (it takes an array's first item
+    as the request). Every body of this API is one JSON object."""
+    try:
+        document = json.loads(text)
+    except RecursionError:
+        raise RequestValidationError(
+            [{"type": "json_too_deep", "loc": ("body",), "msg": "JSON nested too deeply", "input": {}}]
+        ) from None
+    if not isinstance(document, dict):
+        raise RequestValidationError(
+            [{"type": "model_type", "loc": ("body",), "msg": "Input should be an object", "input": {}}]
+        )
+    return document
+
+
 class _Resolver(APIGatewayHttpResolver):
-    """Refuses oversized bodies before anything parses them (Powertools validates before middlewares),
-    and reads a JSON body as JSON whatever Content-Type the client forgot to set."""
+    """Refuses oversized bodies and bodies that are not UTF-8 text before anything parses them
+    (Powertools validates before middlewares), and reads a JSON body as JSON whatever Content-Type the
+    client forgot to set."""
 
     def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
         body = event.get("body") or ""
         size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode())
         if size > MAX_BODY_BYTES:
             message = f"request bodies are limited to {MAX_BODY_BYTES} bytes"
-            return {
-                "statusCode": HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                "headers": {"Content-Type": content_types.APPLICATION_JSON},
-                "body": json.dumps({"error": "body_too_large", "message": message}),
-                "isBase64Encoded": False,
-            }
+            return _early_error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "body_too_large", message)
+        text_event = _as_text(event)
+        if text_event is None:
+            return _early_error(HTTPStatus.BAD_REQUEST, "invalid_request", NOT_UTF8)
         API_IDEMPOTENCY.register_lambda_context(context)  # a crashed request's key frees at its timeout
-        return super().resolve(_as_json(event, body), context)
+        return super().resolve(_as_json(text_event, text_event.get("body") or ""), context)
 
 
 def build_resolver(*routers: Router) -> APIGatewayHttpResolver:
     """A resolver with validation, the body limit and the error map, serving the given routers."""
-    app = _Resolver(enable_validation=True)
+    app = _Resolver(enable_validation=True, json_body_deserializer=_parse_request_json)
     for router in routers:
         app.include_router(router)
 
@@ -183,6 +225,21 @@ def build_resolver(*routers: Router) -> APIGatewayHttpResolver:
         if isinstance(error, errors.QuotaExceededError):
             response.headers["Retry-After"] = str(error.retry_after)
         return response
+
+    @app.exception_handler(ServiceError)
+    def _service(error: ServiceError) -> Response[Any]:
+        status = HTTPStatus(error.status_code)
+        return error_response(status, status.phrase.lower().replace(" ", "_"), status.phrase)
+
+    @app.exception_handler(Exception)
+    def _unexpected(error: Exception) -> Response[Any]:
+        """Anything the map above does not name (an AWS ClientError, a bug): logged with the request
+        id, answered as JSON without the exception's text, which may name tables, keys or ARNs."""
+        request_id = app.current_event.request_context.request_id
+        logger.exception("request failed", request_id=request_id, error_type=type(error).__name__)
+        return error_response(
+            HTTPStatus.INTERNAL_SERVER_ERROR, "internal_error", INTERNAL_ERROR.format(request_id)
+        )
 
     @app.not_found
     def _not_found(_: Exception) -> Response[Any]:

@@ -17,6 +17,8 @@ MAX_MESSAGE_CHARS = 1000
 MAX_PROBLEMS = 10
 MAX_NAME_CHARS = 40
 JSON_ONLY = "send the body as JSON with Content-Type: application/json"
+NOT_UTF8 = "the body is not UTF-8 text: send JSON encoded as UTF-8"
+INTERNAL_ERROR = "something went wrong on our side; it was logged with request id {}"
 # Where Powertools found a value: not part of the field's name.
 _SOURCES = frozenset({"body", "query", "path", "header", "cookie"})
 
@@ -39,6 +41,7 @@ def _not_json(ctx: Mapping[str, Any]) -> str:
 # to swap in (its messages are fixed English templates); each entry reads only ctx the type documents.
 _SAID: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "missing": lambda _: "is required",
+    "null_not_allowed": lambda _: "must not be null: leave it out for its default",
     "string_pattern_mismatch": lambda ctx: ctx.get("meaning") or "does not have the expected form",
     "string_too_long": lambda ctx: f"may be at most {_plural(ctx.get('max_length'), 'character')} long",
     "string_too_short": lambda ctx: (
@@ -102,6 +105,8 @@ def describe(error: Mapping[str, Any], document: str | None = None) -> str:
         return _not_json({"error": ctx.get("error"), "position": _position(document, loc)})
     if kind in ("unsupported_content_type", "form_invalid", "multipart_invalid"):
         return JSON_ONLY
+    if kind == "json_too_deep":
+        return "the body nests JSON too deeply: a request is one object of strings, numbers and lists"
     name = _name(loc)
     if kind == "extra_forbidden":
         hint = ctx.get("did_you_mean")

@@ -14,6 +14,7 @@ from pydantic import (
     ValidationError,
     ValidatorFunctionWrapHandler,
     WrapValidator,
+    field_validator,
     model_validator,
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
@@ -78,8 +79,22 @@ Category = Annotated[
     StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=r"^[\w][\w &'.,/+()-]*$"),
     _meaning("must start with a letter or digit and hold only letters, digits, spaces and & ' . , / + ( ) -"),
 ]
-Element = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
-Prompt = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_PROMPT_CHARS)]
+# Free text may hold tabs and line breaks, never NUL or another control character: they end strings
+# in C libraries and logs downstream, and no prompt means them.
+_NO_CONTROLS = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+_TEXT_MEANING = "must not hold NUL or other control characters"
+Element = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=60, pattern=_NO_CONTROLS),
+    _meaning(_TEXT_MEANING),
+]
+Prompt = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_PROMPT_CHARS, pattern=_NO_CONTROLS),
+    _meaning(_TEXT_MEANING),
+]
+# At least a cent: a smaller positive amount (1e-320) is no budget anyone means.
+MaxCost = Annotated[float | None, Field(ge=0.01, le=100_000)]
 ModelName = Annotated[
     str,
     StringConstraints(pattern=r"^[a-z0-9][a-z0-9.-]{1,63}$"),
@@ -121,7 +136,19 @@ Size = Annotated[
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A JSON body: unknown fields refused, types strict ("2" is not a count, true is not a number,
+    "false" is not a boolean; an integer still counts as a float), and null refused for a field
+    that has a default (leave the field out to get it)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_null_for_defaults(cls, value: Any, info: Any) -> Any:
+        field = cls.model_fields.get(info.field_name or "")
+        if value is None and field is not None and not field.is_required():
+            raise PydanticCustomError("null_not_allowed", "leave the field out for its default, not null")
+        return value
 
     @model_validator(mode="wrap")
     @classmethod
@@ -172,7 +199,7 @@ class IconOptions(_Strict):
     derivatives: Derivatives = []
     brand_colors: Annotated[list[HexColor], Field(max_length=5)] = []  # with color_scheme brand_colors
     use_cache: bool = True  # false: always draw anew (and pay for it)
-    max_cost_usd: Annotated[float | None, Field(gt=0, le=100_000)] = None  # refuse if the estimate is above
+    max_cost_usd: MaxCost = None  # refuse if the estimate is above
 
     @model_validator(mode="after")
     def _brand_colours_need_the_brand_scheme(self) -> IconOptions:
@@ -200,7 +227,7 @@ class BlogImageRequest(_Strict):
     output_format: OutputFormat = "png"
     template: BlogTemplate | None = None  # the prompt is used as written unless a template is asked for
     use_cache: bool = True
-    max_cost_usd: Annotated[float | None, Field(gt=0, le=100_000)] = None  # refuse if the estimate is above
+    max_cost_usd: MaxCost = None  # refuse if the estimate is above
 
 
 class BatchRequest(IconOptions):
