@@ -10,11 +10,11 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from imagegen.config import Settings
+from imagegen.config import settings_from
 from imagegen.logic.auth import TokenRejected, authorize, verify_token
 from tests.helpers import AUDIENCE, ISSUER, SECRET, token
 
-SETTINGS = Settings(jwt_secret=SECRET, jwt_issuer=ISSUER, jwt_audience=AUDIENCE)
+SETTINGS = settings_from({"JWT_SECRET": SECRET, "JWT_ISSUER": ISSUER, "JWT_AUDIENCE": AUDIENCE})
 
 
 def _b64(data: dict[str, object]) -> str:
@@ -89,3 +89,31 @@ def test_authorize_answers_simple_responses_and_never_echoes_the_token(
     logged = capsys.readouterr()
     assert bad not in logged.out + logged.err
     assert SECRET not in logged.out + logged.err
+
+
+@pytest.mark.parametrize(
+    ("claim", "value"),
+    [
+        ("exp", str(int(time.time()) + 600)),  # a far-future expiry, as a numeric string
+        ("iat", str(int(time.time()))),
+        ("nbf", str(int(time.time()))),
+        ("exp", True),  # a bool is not a NumericDate either (pyjwt would read it as 1)
+        ("iat", True),
+        ("exp", None),  # explicit null: the claim is present but not a number
+        ("exp", [int(time.time()) + 600]),
+    ],
+    ids=["exp-string", "iat-string", "nbf-string", "exp-bool", "iat-bool", "exp-null", "exp-list"],
+)
+def test_time_claims_of_the_wrong_type_are_refused(claim: str, value: object) -> None:
+    now = int(time.time())
+    claims = {"sub": "alice", "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + 600, claim: value}
+    with pytest.raises(TokenRejected):
+        verify_token(f"Bearer {jwt.encode(claims, SECRET, algorithm='HS256')}", SETTINGS)
+
+
+def test_fractional_time_claims_are_numbers_and_accepted() -> None:
+    now = time.time()
+    caller = verify_token(
+        f"Bearer {token('alice', iat=now - 0.5, exp=now + 600.25, nbf=now - 1.5)}", SETTINGS
+    )
+    assert caller.sub == "alice"

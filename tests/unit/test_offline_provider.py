@@ -134,3 +134,23 @@ def test_transparent_icons_have_a_clear_background() -> None:
         assert image.mode == "RGBA"
         assert image.getpixel((0, 0))[3] == 0  # a corner is fully transparent
         assert image.getpixel((128, 128))[3] == 255  # the symbol is opaque
+
+
+def _badge_luminance(data: bytes) -> float:
+    """Mean luminance of a strip inside the badge, above the symbol (the badge spans 8%-92% of the side)."""
+    with Image.open(io.BytesIO(data)) as image:
+        width, height = image.size
+        strip = image.convert("L").crop(
+            (int(width * 0.4), int(height * 0.095), int(width * 0.6), int(height * 0.13))
+        )
+        return float(ImageStat.Stat(strip).mean[0])
+
+
+@pytest.mark.parametrize("style", ["modern", "detailed", "realistic"])
+def test_a_dark_scheme_icon_has_a_dark_badge_under_its_light_symbol(style: str) -> None:
+    # Given the same icon in the dark scheme and in a light one
+    dark = PROVIDER.generate(_icon(width=256, height=256, style=style, color_scheme="dark")).data
+    light = PROVIDER.generate(_icon(width=256, height=256, style=style, color_scheme="blue_tones")).data
+    # Then the dark scheme's badge is dark (its symbol is drawn light), the light scheme's is light
+    assert _badge_luminance(dark) < 60
+    assert _badge_luminance(light) > 200

@@ -13,6 +13,7 @@ from imagegen.models.domain import Caller
 
 logger = Logger(child=True)
 REQUIRED_CLAIMS = ["exp", "iat", "sub", "iss", "aud"]
+TIME_CLAIMS = ("exp", "iat", "nbf")
 HMAC_ALGORITHMS = ["HS256"]
 ASYMMETRIC_ALGORITHMS = ["RS256", "ES256"]
 LEEWAY_SECONDS = 30
@@ -35,6 +36,18 @@ def _hmac_secret(settings: Settings) -> str:
 
         return get_secret(settings.jwt_secret_arn)
     raise TokenRejected("no JWT_SECRET, JWT_SECRET_ARN or JWT_JWKS_URL is configured")
+
+
+def _check_time_claims(claims: dict[str, Any]) -> None:
+    """Refuse time claims that are not JSON numbers (RFC 7519's NumericDate).
+
+    By hand because pyjwt (2.x) has no option for it: it coerces them with int(), so "exp": "9999999999"
+    or "iat": true would pass its checks.
+    """
+    for name in TIME_CLAIMS:
+        value = claims.get(name)
+        if name in claims and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise TokenRejected(f"invalid token ({name} is not a number)")
 
 
 def verify_token(authorization: str | None, settings: Settings) -> Caller:
@@ -63,6 +76,7 @@ def verify_token(authorization: str | None, settings: Settings) -> Caller:
         )
     except jwt.PyJWTError as error:
         raise TokenRejected(f"invalid token ({type(error).__name__})") from None
+    _check_time_claims(claims)
     sub = claims["sub"]
     if not isinstance(sub, str) or not 0 < len(sub) <= 256:
         raise TokenRejected("invalid token (sub)")

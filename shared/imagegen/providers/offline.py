@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import math
 import random
+from dataclasses import dataclass
 
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageOps
 
@@ -78,11 +79,34 @@ def _noise(size: tuple[int, int], rng: random.Random, strength: int) -> Image.Im
     return small.resize(size).point(lambda v: 128 + (v - 128) * strength // 128)
 
 
-def render_icon(spec: ImageSpec) -> Image.Image:
-    """An icon: the category's Material Design icon in the style and colours asked, composed per variation."""
-    rng = random.Random(_seed(spec))
-    scale = 2  # draw at twice the size and downsample: cheap anti-aliasing
-    size = (spec.width * scale, spec.height * scale)
+@dataclass(frozen=True)
+class _Icon:
+    """What one icon draws, decided before drawing: sizes at twice the output (cheap anti-aliasing),
+    colours, icons and composition."""
+
+    style: str
+    size: tuple[int, int]
+    top: RGB
+    bottom: RGB
+    main: RGB
+    accent: RGB
+    primary: str
+    companions: list[str]
+    elements: list[str]
+    composition: int
+    cycle: int
+
+    @property
+    def side(self) -> int:
+        return min(self.size)
+
+    @property
+    def centre(self) -> tuple[int, int]:
+        return self.size[0] // 2, self.size[1] // 2
+
+
+def _plan_icon(spec: ImageSpec) -> _Icon:
+    """The style, palette, icons and composition of an icon."""
     style = spec.style or "modern"
     top, bottom, main, accent = _palette(spec)
     names, elements = icon_names(spec)
@@ -99,92 +123,129 @@ def render_icon(spec: ImageSpec) -> Image.Image:
         for name in [*elements, *names]
         if name.removesuffix("-outline") != primary.removesuffix("-outline")
     ]
+    size = (spec.width * 2, spec.height * 2)
+    return _Icon(style, size, top, bottom, main, accent, primary, companions, elements, composition, cycle)
 
+
+def _is_dark(colour: RGB) -> bool:
+    """A dark background (the dark scheme's): its badge is dark too, under a light symbol."""
+    red, green, blue = colour
+    return 0.299 * red + 0.587 * green + 0.114 * blue < 128
+
+
+def _icon_canvas(spec: ImageSpec, icon: _Icon, rng: random.Random) -> Image.Image:
+    """The background: clear, plain (minimal, flat) or a gradient at a random angle."""
     if spec.background == "transparent":  # only the badge and symbol are drawn; the rest stays clear
-        canvas = Image.new("RGBA", size, (0, 0, 0, 0))
-    elif style in ("minimal", "flat"):
-        canvas = Image.new("RGB", size, top if style == "flat" else (255, 255, 255))
-    else:
-        canvas = _gradient(size, top, bottom, angle=rng.uniform(-30, 30))
-    side = min(size)
-    cx, cy = size[0] // 2, size[1] // 2
+        return Image.new("RGBA", icon.size, (0, 0, 0, 0))
+    if icon.style in ("minimal", "flat"):
+        return Image.new("RGB", icon.size, icon.top if icon.style == "flat" else (255, 255, 255))
+    return _gradient(icon.size, icon.top, icon.bottom, angle=rng.uniform(-30, 30))
+
+
+def _draw_badge(canvas: Image.Image, icon: _Icon, rng: random.Random) -> None:
+    """The style's shape behind the symbol: a rounded square, a stamp, blobs, a disc (or nothing)."""
+    side, (cx, cy), style = icon.side, icon.centre, icon.style
     draw = ImageDraw.Draw(canvas)
     badge = int(side * 0.84)
     bx0, by0 = cx - badge // 2, cy - badge // 2
-    badge_colour = _mix(top, (255, 255, 255), 0.55) if style != "dark" else _mix(bottom, main, 0.12)
+    # The colour scheme decides (not the style): on a dark background, a dark badge under a light symbol.
+    badge_colour = (
+        _mix(icon.bottom, icon.main, 0.12) if _is_dark(icon.top) else _mix(icon.top, (255, 255, 255), 0.55)
+    )
     if style == "modern":
-        shadow = Image.new("L", size, 0)
+        shadow = Image.new("L", icon.size, 0)
         ImageDraw.Draw(shadow).rounded_rectangle(
             [bx0, by0 + side // 40, bx0 + badge, by0 + badge + side // 40], radius=badge // 5, fill=110
         )
         canvas.paste((0, 0, 0), mask=shadow.filter(ImageFilter.GaussianBlur(side // 50)))
         draw.rounded_rectangle([bx0, by0, bx0 + badge, by0 + badge], radius=badge // 5, fill=badge_colour)
     elif style == "vintage":
-        draw.ellipse([bx0, by0, bx0 + badge, by0 + badge], fill=badge_colour, outline=main, width=side // 60)
+        draw.ellipse(
+            [bx0, by0, bx0 + badge, by0 + badge], fill=badge_colour, outline=icon.main, width=side // 60
+        )
         inset = side // 30
         draw.ellipse(
             [bx0 + inset, by0 + inset, bx0 + badge - inset, by0 + badge - inset],
-            outline=accent,
+            outline=icon.accent,
             width=side // 140,
         )
     elif style == "abstract":
         for _ in range(5):
             radius = rng.randint(side // 8, side // 3)
-            ox, oy = rng.randint(0, size[0]), rng.randint(0, size[1])
-            blob = Image.new("L", size, 0)
+            ox, oy = rng.randint(0, icon.size[0]), rng.randint(0, icon.size[1])
+            blob = Image.new("L", icon.size, 0)
             ImageDraw.Draw(blob).ellipse([ox - radius, oy - radius, ox + radius, oy + radius], fill=90)
-            canvas.paste(rng.choice([accent, main, bottom]), mask=blob)
+            canvas.paste(rng.choice([icon.accent, icon.main, icon.bottom]), mask=blob)
     elif style in ("detailed", "realistic"):
         draw.ellipse([bx0, by0, bx0 + badge, by0 + badge], fill=badge_colour)
 
+
+def _symbol_layer(icon: _Icon, rng: random.Random) -> Image.Image:
+    """The symbol and its companions on a clear layer, composed (offset, tilted, mirrored) per variation."""
+    side, (cx, cy), composition = icon.side, icon.centre, icon.composition
     symbol_side = int(side * {0: 0.7, 1: 0.58, 2: 0.66, 3: 0.56}[composition])
-    layer = Image.new("RGBA", size, (0, 0, 0, 0))
+    layer = Image.new("RGBA", icon.size, (0, 0, 0, 0))
     offset = side // 12 if composition == 1 else 0
     small = side // 3
     if composition == 1:  # a companion: a custom element or the next matching icon, or an accent disc
-        if companions:
-            _paste_glyph(layer, companions[0], (cx + side // 6, cy + side // 8, small), accent)
+        if icon.companions:
+            _paste_glyph(layer, icon.companions[0], (cx + side // 6, cy + side // 8, small), icon.accent)
         else:
             ImageDraw.Draw(layer).ellipse(
                 [cx + side // 8, cy + side // 8, cx + side // 8 + small, cy + side // 8 + small],
-                fill=(*accent, 255),
+                fill=(*icon.accent, 255),
             )
-    _paste_glyph(
-        layer, primary, (cx - symbol_side // 2 - offset, cy - symbol_side // 2 - offset, symbol_side), main
-    )
-    if composition in (0, 3) and elements:  # the asked-for elements stay visible: a corner badge
-        corner = side // 5
-        _paste_glyph(layer, elements[0], (cx + side // 5, cy + side // 5, corner), accent)
-    if cycle >= 2:
+    top_left = (cx - symbol_side // 2 - offset, cy - symbol_side // 2 - offset, symbol_side)
+    _paste_glyph(layer, icon.primary, top_left, icon.main)
+    if composition in (0, 3) and icon.elements:  # the asked-for elements stay visible: a corner badge
+        _paste_glyph(layer, icon.elements[0], (cx + side // 5, cy + side // 5, side // 5), icon.accent)
+    if icon.cycle >= 2:
         ring = int(symbol_side * 0.62)
         ImageDraw.Draw(layer).ellipse(
-            [cx - ring, cy - ring, cx + ring, cy + ring], outline=(*accent, 255), width=max(6, side // 60)
+            [cx - ring, cy - ring, cx + ring, cy + ring],
+            outline=(*icon.accent, 255),
+            width=max(6, side // 60),
         )
     if composition == 2:
-        layer = layer.rotate(
+        return layer.rotate(
             rng.choice([-14, -10, 10, 14]), resample=Image.Resampling.BICUBIC, center=(cx, cy)
         )
-    elif composition == 3:
-        layer = ImageOps.mirror(layer)
-    if style in ("realistic", "detailed", "modern"):
-        alpha = layer.getchannel("A")
-        shade = Image.new("RGBA", size, (0, 0, 0, 0))
-        shade.putalpha(alpha.point(lambda v: v * 2 // 5))
+    if composition == 3:
+        return ImageOps.mirror(layer)
+    return layer
+
+
+def _finish(canvas: Image.Image, layer: Image.Image, icon: _Icon, rng: random.Random) -> Image.Image:
+    """The symbol laid on the canvas with the style's finish: drop shadow, highlight, paper grain."""
+    side = icon.side
+    if icon.style in ("realistic", "detailed", "modern"):
+        shade = Image.new("RGBA", icon.size, (0, 0, 0, 0))
+        shade.putalpha(layer.getchannel("A").point(lambda v: v * 2 // 5))
         canvas.paste(
             shade,
             (side // 80, side // 50),
             shade.getchannel("A").filter(ImageFilter.GaussianBlur(side // 90)),
         )
-    if style == "realistic":
+    if icon.style == "realistic":
         highlight = (
-            _gradient(size, (255, 255, 255), (0, 0, 0), angle=-20).convert("L").point(lambda v: v // 3)
+            _gradient(icon.size, (255, 255, 255), (0, 0, 0), angle=-20).convert("L").point(lambda v: v // 3)
         )
         lit = ImageChops.add(layer.convert("RGB"), Image.merge("RGB", (highlight, highlight, highlight)))
         layer = Image.merge("RGBA", (*lit.split(), layer.getchannel("A")))
     canvas.paste(layer, (0, 0), layer)
-    if style == "vintage" and canvas.mode == "RGB":
-        grain = _noise(size, rng, 40)
+    if icon.style == "vintage" and canvas.mode == "RGB":
+        grain = _noise(icon.size, rng, 40)
         canvas = Image.blend(canvas, Image.merge("RGB", (grain, grain, grain)), 0.08)
+    return canvas
+
+
+def render_icon(spec: ImageSpec) -> Image.Image:
+    """An icon: the category's Material Design icon in the style and colours asked, composed per variation."""
+    rng = random.Random(_seed(spec))  # one stream, drawn from in this order: the same spec, the same bytes
+    icon = _plan_icon(spec)
+    canvas = _icon_canvas(spec, icon, rng)
+    _draw_badge(canvas, icon, rng)
+    canvas = _finish(canvas, _symbol_layer(icon, rng), icon, rng)
     return canvas.resize((spec.width, spec.height), Image.Resampling.LANCZOS)
 
 
