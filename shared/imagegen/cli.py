@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import signal
 import sys
 import threading
@@ -17,12 +18,19 @@ if TYPE_CHECKING:  # the stack (moto, boto3) is imported only by the commands th
 
 # Stable exit codes, documented in the README: scripts rely on them.
 EXIT_OK, EXIT_USAGE, EXIT_KEY, EXIT_PROVIDER, EXIT_FILESYSTEM = 0, 2, 3, 4, 5
+DEFAULT_STATE_DIR = ".imagegen"  # in the folder `make serve` runs from; git ignores it
 
 
 def serve_banner(stack: LocalStack) -> str:
-    """What `serve` prints once the stack is ready: where, how fast, the worker's provider, a first call."""
+    """What `serve` prints once the stack is ready: where, how fast, the worker's provider, where its
+    data is kept, a first call."""
+    if stack.state_dir is None:
+        state = "in memory: nothing is kept after it stops"
+    else:
+        state = f"kept in {stack.state_dir} (restored {stack.restored.summary()})"
     return (
         f"imagegen: ready on {stack.url} in {stack.started_seconds:.1f}s (provider: {stack.provider})\n"
+        f"  data:   {state}\n"
         f"  token:  TOKEN=$(.venv/bin/imagegen token --sub alice)\n"
         f'  try:    curl -s -X POST {stack.url}/api/icons/generate -H "Authorization: Bearer $TOKEN" '
         f"-H 'Content-Type: application/json' -d '{{\"category\": \"office supplies\"}}'\n"
@@ -32,13 +40,19 @@ def serve_banner(stack: LocalStack) -> str:
 
 def _serve(args: argparse.Namespace) -> int:
     from imagegen.local.stack import DEFAULT_PORT, LocalStack
+    from imagegen.local.state import StateInUse
 
     print("imagegen: starting the local stack (emulated AWS, functions, SQS event source) ...", flush=True)
-    stack = LocalStack(host=args.host, port=args.port or DEFAULT_PORT)
+    state_dir = None if args.in_memory else Path(args.state_dir)
+    stack = LocalStack(host=args.host, port=args.port or DEFAULT_PORT, state_dir=state_dir)
     try:
         stack.start()
     except OSError as error:
         print(f"imagegen: cannot listen on {args.host}:{args.port}: {error.strerror}", file=sys.stderr)
+        stack.stop()
+        return 1
+    except StateInUse as in_use:
+        print(f"imagegen: {in_use}; stop it, or give another --state-dir", file=sys.stderr)
         stack.stop()
         return 1
     stopped = threading.Event()
@@ -262,6 +276,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--host", default="127.0.0.1", help="loopback address to listen on (default 127.0.0.1)"
     )
     serve.add_argument("--port", type=int, default=3560, help="port (default 3560)")
+    serve.add_argument(
+        "--state-dir",
+        default=os.environ.get("LOCAL_STATE_DIR") or DEFAULT_STATE_DIR,  # noqa: TID251 - local tooling's option
+        help=f"folder that keeps jobs, images and queued work across restarts "
+        f"(default $LOCAL_STATE_DIR or {DEFAULT_STATE_DIR})",
+    )
+    serve.add_argument("--in-memory", action="store_true", help="keep nothing: all is gone when it stops")
     serve.set_defaults(run=_serve)
     token = commands.add_parser("token", help="print a bearer token the local stack accepts")
     token.add_argument("--sub", required=True, help="the user the token names")

@@ -6,20 +6,24 @@ directly; the service's own code reaches AWS only through imagegen.dal.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
 import multiprocessing
+import os
 import signal
 import threading
 from collections.abc import Callable
 from multiprocessing.connection import Connection
-from multiprocessing.synchronize import Event
+from pathlib import Path
 from typing import Any
 
 import boto3
-from moto.server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import make_server
 
+from imagegen.local.state import PersistingApp, Restored, StateInUse, StateStore
 from imagegen.local.template import Template
 
 FAKE_CREDENTIALS = {
@@ -28,6 +32,7 @@ FAKE_CREDENTIALS = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_REGION": "us-east-1",
 }
+PARENT_CHECK_SECONDS = 0.5  # how soon the emulated AWS notices that its stack was killed
 
 
 def _make_dynamodb_writes_atomic() -> None:
@@ -49,46 +54,85 @@ def _make_dynamodb_writes_atomic() -> None:
         setattr(DynamoDBBackend, name, atomic(getattr(DynamoDBBackend, name)))
 
 
-def _serve_moto(host: str, port: int, ready: Connection, stop: Event) -> None:
-    """Child process: a moto server whose state belongs to this stack alone."""
+def _serve_moto(host: str, port: int, parent: Connection, state_dir: str | None, parent_pid: int) -> None:
+    """Child process: a moto server whose state belongs to this stack alone, kept in `state_dir`
+    when one is given. It ends with the stack, even one killed with SIGKILL."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _make_dynamodb_writes_atomic()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per AWS call is noise
-    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
-    server.start()
-    ready.send(server.get_host_and_port())
-    stop.wait()
-    server.stop()
+    try:
+        store = StateStore(Path(state_dir)) if state_dir else None
+    except StateInUse as in_use:
+        parent.send(("error", str(in_use)))
+        return
+    app: Any = DomainDispatcherApplication(create_backend_app)
+    if store:
+        app = PersistingApp(app, store)
+    server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True, name="moto").start()
+    parent.send(("ready", server.server_address[:2]))
+    while os.getppid() == parent_pid:  # else the stack was killed: end with it
+        if not parent.poll(PARENT_CHECK_SECONDS):
+            continue
+        try:
+            command = parent.recv()
+        except EOFError:  # the stack is gone
+            break
+        if command == "stop":
+            break
+        if command == "restore":  # the stack has created its resources
+            parent.send(("restored", store.restore() if store else Restored()))
+    server.shutdown()
+    if store:
+        store.close()
 
 
 class EmulatedAws:
-    """A moto server in its own process; `create_resources` builds what the template declares."""
+    """A moto server in its own process; `create_resources` builds what the template declares,
+    `restore` brings back what the state folder kept (when there is one)."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, state_dir: Path | None = None) -> None:
         self.host, self.port = host, port
         context = multiprocessing.get_context("spawn")
-        self._stop = context.Event()
-        self._ready, child_end = context.Pipe(duplex=False)
+        self._child, child_end = context.Pipe()
         self._process = context.Process(
-            target=_serve_moto, args=(host, port, child_end, self._stop), daemon=True, name="moto-server"
+            target=_serve_moto,
+            args=(host, port, child_end, str(state_dir) if state_dir else None, os.getpid()),
+            daemon=True,
+            name="moto-server",
         )
         self.endpoint = ""
 
+    def _answer(self, expected: str, seconds: float) -> Any:
+        if not self._child.poll(seconds):
+            raise RuntimeError(f"the emulated AWS (moto server) did not answer within {seconds:.0f} s")
+        kind, value = self._child.recv()
+        if kind == "error":
+            raise StateInUse(value)
+        assert kind == expected, (kind, expected)
+        return value
+
     def start(self) -> str:
         self._process.start()
-        if not self._ready.poll(60):
-            raise RuntimeError("the emulated AWS (moto server) did not start within 60 s")
-        host, port = self._ready.recv()
+        host, port = self._answer("ready", 60)
         self.endpoint = f"http://{host}:{port}"
         return self.endpoint
 
+    def restore(self) -> Restored:
+        """Load the state folder into the created resources (nothing when the stack keeps no state)."""
+        self._child.send("restore")
+        restored: Restored = self._answer("restored", 300)
+        return restored
+
     def stop(self) -> None:
-        self._stop.set()
+        if self._process.is_alive():
+            with contextlib.suppress(OSError):  # BrokenPipeError: it has ended already
+                self._child.send("stop")
         self._process.join(timeout=10)
         if self._process.is_alive():
             self._process.terminate()
 
-    def _client(self, service: str) -> Any:
+    def client(self, service: str) -> Any:
         return boto3.session.Session().client(  # type: ignore[call-overload]
             service,
             endpoint_url=self.endpoint,
@@ -108,14 +152,14 @@ class EmulatedAws:
         for name in sorted(queues, key=lambda n: "RedrivePolicy" in queues[n]["Properties"]):
             self._queue(template, name, queues[name]["Properties"])
         for name in template.of_type("AWS::SecretsManager::Secret"):
-            arn = self._client("secretsmanager").create_secret(
+            arn = self.client("secretsmanager").create_secret(
                 Name=f"{template.stack_name}-{name}", SecretString=jwt_secret
             )["ARN"]
             template.physical[name] = {"Ref": arn, "Arn": arn}
 
     def _table(self, template: Template, name: str, props: dict[str, Any]) -> None:
         props = template.resolve(props)
-        dynamodb = self._client("dynamodb")
+        dynamodb = self.client("dynamodb")
         table_name = props["TableName"]
         spec: dict[str, Any] = {
             "TableName": table_name,
@@ -133,7 +177,7 @@ class EmulatedAws:
 
     def _bucket(self, template: Template, name: str, props: dict[str, Any]) -> None:
         props = template.resolve(props)
-        s3 = self._client("s3")
+        s3 = self.client("s3")
         bucket = props["BucketName"]
         s3.create_bucket(Bucket=bucket)
         if "PublicAccessBlockConfiguration" in props:
@@ -150,7 +194,7 @@ class EmulatedAws:
 
     def _queue(self, template: Template, name: str, props: dict[str, Any]) -> None:
         props = template.resolve(props)
-        sqs = self._client("sqs")
+        sqs = self.client("sqs")
         attributes = {
             "VisibilityTimeout": str(props.get("VisibilityTimeout", 30)),
             "MessageRetentionPeriod": str(props.get("MessageRetentionPeriod", 345600)),

@@ -12,6 +12,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 import time
 import uuid
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -20,6 +21,7 @@ from typing import Any
 
 # How long `close` lets running invocations finish before it kills their containers.
 CLOSE_GRACE_SECONDS = 5.0
+STACK_CHECK_SECONDS = 1.0
 
 _handler: Any = None
 _function_name = ""
@@ -54,9 +56,17 @@ def load_handler(code_dir: Path) -> Any:
     return module.lambda_handler
 
 
+def _end_with_the_stack(stack_pid: int) -> None:
+    """A container outlives a stack killed with SIGKILL (nothing closes its pool); it ends itself."""
+    while os.getppid() == stack_pid:
+        time.sleep(STACK_CHECK_SECONDS)
+    os._exit(1)
+
+
 def _start_container(function_name: str, code_dir: str, env: dict[str, str], timeout: int) -> None:
     global _handler, _function_name, _timeout
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when containers stop
+    threading.Thread(target=_end_with_the_stack, args=(os.getppid(),), daemon=True).start()
     os.environ.clear()  # noqa: TID251 - a function sees exactly its configured environment
     os.environ.update(env)  # noqa: TID251 - this is the emulated Lambda runtime setting a function's env
     _handler, _function_name, _timeout = load_handler(Path(code_dir)), function_name, timeout

@@ -14,6 +14,7 @@ from imagegen.local.aws import FAKE_CREDENTIALS, EmulatedAws
 from imagegen.local.front import ApiFront
 from imagegen.local.lambdas import LambdaFunction
 from imagegen.local.poller import SqsEventSource, sqs_client
+from imagegen.local.state import Restored
 from imagegen.local.template import TEMPLATE_PATH, Template
 from imagegen.logic.capacity import worker_concurrency
 from imagegen.providers.factory import provider_name
@@ -35,8 +36,12 @@ class LocalStack:
         port: int = DEFAULT_PORT,
         template_path: Path = TEMPLATE_PATH,
         environ: Mapping[str, str] | None = None,
+        state_dir: Path | None = None,
     ) -> None:
+        """`state_dir`: the folder that keeps the emulated AWS's state across restarts and crashes
+        (`imagegen serve` passes LOCAL_STATE_DIR, default .imagegen); None keeps it in memory."""
         self.host, self.port = host, port
+        self.state_dir = state_dir
         # The caller's environment wins over the template's values, as `sam local --env-vars` does.
         self.environ = dict(os.environ if environ is None else environ)  # noqa: TID251 - the local runtime's input
         # Settings that are template parameters at deploy time go in as those parameters, so that
@@ -50,7 +55,8 @@ class LocalStack:
                 "WorkerMaxReceives": str(deployed.worker_max_receives),
             },
         )
-        self.aws = EmulatedAws(host)
+        self.aws = EmulatedAws(host, state_dir=state_dir)
+        self.restored = Restored()
         self.functions: dict[str, LambdaFunction] = {}
         self.event_sources: list[SqsEventSource] = []
         self.front: ApiFront | None = None
@@ -95,6 +101,8 @@ class LocalStack:
         began = time.perf_counter()
         self.aws.start()
         self.aws.create_resources(self.template, self.jwt_secret)
+        self.restored = self.aws.restore()
+        self._end_previous_invocations()
         template = self.template
         authorizer = template.authorizer_function()
         api_functions = sorted({route.function for route in template.routes()} | {authorizer})
@@ -127,6 +135,30 @@ class LocalStack:
         self.front.start()
         self.started_seconds = time.perf_counter() - began
         return self
+
+    def _end_previous_invocations(self) -> None:
+        """A restart ends every invocation of the previous run, as a Lambda timeout would. Their
+        messages come back at once (in AWS: after the queue's visibility timeout, long after the
+        invocation's deadline), so their in-progress idempotency records (Powertools' format) are
+        expired now too; else each redelivered item would be taken for a duplicate of a live one."""
+        if not self.restored.items.get(self.resource("IdempotencyTable")):
+            return
+        dynamodb = self.aws.client("dynamodb")
+        table = self.resource("IdempotencyTable")
+        now_ms = str(int(time.time() * 1000) - 1)
+        pages = dynamodb.get_paginator("scan").paginate(
+            TableName=table,
+            FilterExpression="#status = :in_progress",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":in_progress": {"S": "INPROGRESS"}},
+        )
+        for item in (item for page in pages for item in page["Items"]):
+            dynamodb.update_item(
+                TableName=table,
+                Key={"id": item["id"]},
+                UpdateExpression="SET in_progress_expiration = :now",
+                ExpressionAttributeValues={":now": {"N": now_ms}},
+            )
 
     def worker_concurrency(self, env: dict[str, str]) -> int:
         """How many worker invocations run at once: the worker's containers and its event source's slots.
