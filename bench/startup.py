@@ -6,6 +6,7 @@ import os
 import signal
 import statistics
 import subprocess
+import tempfile
 import sys
 import time
 from pathlib import Path
@@ -22,9 +23,11 @@ RUNS = 3
 def one_run() -> tuple[float, float]:
     port = free_port()
     began = time.perf_counter()
+    state = tempfile.mkdtemp(prefix="imagegen-bench-")  # not the project's .imagegen, which may be in use
     process = subprocess.Popen(
         ["make", "--no-print-directory", "serve", f"PORT={port}"],
         cwd=ROOT,
+        env={**os.environ, "LOCAL_STATE_DIR": state},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,

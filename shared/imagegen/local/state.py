@@ -30,9 +30,15 @@ import time
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from moto.dynamodb.models import dynamodb_backends
+from moto.dynamodb.models.utilities import dynamo_json_dump
+from moto.s3.models import s3_backends
+from moto.sqs.models import Message, sqs_backends
 
 logger = logging.getLogger(__name__)
 
@@ -106,10 +112,6 @@ class Restored:
 
 def _backends() -> tuple[Any, Any, Any]:
     """moto's DynamoDB, S3 and SQS backends of the account and region the local stack uses."""
-    from moto.dynamodb.models import dynamodb_backends
-    from moto.s3.models import s3_backends
-    from moto.sqs.models import sqs_backends
-
     return (
         dynamodb_backends[ACCOUNT_ID][REGION],
         s3_backends[ACCOUNT_ID]["aws"],
@@ -188,7 +190,8 @@ class StateStore:
                 else:
                     db.execute(
                         "INSERT OR REPLACE INTO items VALUES (?, ?, ?)",
-                        (table_name, item_key, json.dumps(item.to_json()["Attributes"])),
+                        # moto's own encoder writes the wire format (binary in base64) put_item reads
+                        (table_name, item_key, dynamo_json_dump(item.to_json()["Attributes"])),
                     )
 
     def save_objects(self, bucket_name: str, keys: Iterable[str]) -> None:
@@ -260,8 +263,6 @@ class StateStore:
         restored.skipped = sorted(set(restored.skipped))
 
     def _restore_objects(self, s3: Any, restored: Restored) -> None:
-        from datetime import datetime
-
         rows = self._db.execute("SELECT bucket, key, body, metadata, last_modified FROM objects")
         for bucket_name, key_name, body, metadata, last_modified in rows:
             if bucket_name not in s3.buckets:
@@ -274,8 +275,6 @@ class StateStore:
         restored.skipped = sorted(set(restored.skipped))
 
     def _restore_messages(self, sqs: Any, restored: Restored) -> None:
-        from moto.sqs.models import Message
-
         rows = self._db.execute("SELECT queue, message FROM messages ORDER BY queue, position")
         for queue_name, stored in rows:
             queue = sqs.queues.get(queue_name)
@@ -351,7 +350,9 @@ def _touched_by(environ: dict[str, Any]) -> _Touched:
 
 def _s3_touched(environ: dict[str, Any]) -> _Touched:
     """A path-style S3 write (the local endpoint is an IP address, so clients use path style)."""
-    bucket, _, key = unquote(environ.get("PATH_INFO", "")).lstrip("/").partition("/")
+    # The raw path, unquoted once: PATH_INFO is unquoted already, and in latin-1 (PEP 3333).
+    path = urlsplit(environ.get("RAW_URI") or environ.get("REQUEST_URI") or "").path
+    bucket, _, key = unquote(path).lstrip("/").partition("/")
     query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
     if not key and environ["REQUEST_METHOD"] == "POST" and "delete" in query:
         return _Touched(bucket=bucket, keys=_s3_keys_deleted(_read_body(environ)))
