@@ -6,8 +6,8 @@ import os
 import signal
 import statistics
 import subprocess
-import tempfile
 import sys
+import tempfile
 import time
 from pathlib import Path
 
