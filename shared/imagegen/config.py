@@ -16,6 +16,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from imagegen.api.paths import IMAGES_PREFIX
 from imagegen.models.requests import Size
 from imagegen.providers.registry import MODELS, gpt_image_quality
 
@@ -63,7 +64,8 @@ class Settings(BaseSettings):
     image_provider: Literal["auto", "offline", "openai"] = "auto"
 
     # Images and batches.
-    images_base_url: str = "/api/images/"
+    # Where results point for a stored object: the API's own image route unless set (e.g. to a CDN).
+    images_base_url: str = IMAGES_PREFIX
     images_max_size: Annotated[int, Field(ge=1024)] = 5_242_880
     batch_size_default: Annotated[int, Field(ge=1, le=10)] = 5
     batch_timeout: Annotated[int, Field(ge=10, le=900)] = 900  # the worker's; Lambda allows 900 s
@@ -123,6 +125,10 @@ class Settings(BaseSettings):
         if value not in MODELS:
             raise ValueError(f"unknown model '{value}'; known models: {', '.join(sorted(MODELS))}")
         return value
+
+    def image_url(self, key: str) -> str:
+        """The URL results and metadata files give for a stored image or metadata file."""
+        return self.images_base_url + key
 
     @property
     def image_quality(self) -> str:

@@ -10,8 +10,8 @@ from PIL import Image
 from pydantic import ValidationError
 
 from imagegen import templates
+from imagegen.api.job_views import create_job, job_result
 from imagegen.logic.categories import best_match
-from imagegen.logic.jobs import create_job, job_result
 from imagegen.logic.prompts import blog_prompt, fit_prompt, icon_prompt
 from imagegen.logic.run_item import run_item
 from imagegen.models.domain import Caller, ImageSpec

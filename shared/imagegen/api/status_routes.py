@@ -10,10 +10,12 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from imagegen.api.http import caller_of, json_response
+from imagegen.api.job_views import job_result, job_status, list_jobs
+from imagegen.api.paths import IMAGES_PREFIX
 from imagegen.logic.cache import list_cached
 from imagegen.logic.categories import suggestions
 from imagegen.logic.images import image_link, image_location
-from imagegen.logic.jobs import MAX_PAGE, job_result, job_status, list_jobs
+from imagegen.logic.job_reads import MAX_PAGE
 from imagegen.logic.services import default_services
 from imagegen.logic.usage import stats
 from imagegen.models.responses import (
@@ -27,7 +29,6 @@ from imagegen.models.responses import (
 )
 
 router = Router()
-IMAGES_PREFIX = "/api/images/"
 
 
 @router.get("/api/icons/batch/<batch_id>/status", summary="A batch's state and counts", tags=["batches"])
