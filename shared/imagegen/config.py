@@ -18,7 +18,7 @@ from pydantic_settings import (
 
 from imagegen.api.paths import IMAGES_PREFIX
 from imagegen.models.requests import Size
-from imagegen.providers.registry import MODELS, gpt_image_quality
+from imagegen.providers.registry import DEFAULT_MODEL, MODELS, gpt_image_quality
 
 # A browser's Origin header: scheme, host and optional port, nothing after (what API Gateway matches).
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(?::\d{1,5})?$")
@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     ] = None
     openai_api_key_secret_arn: str | None = None  # in AWS: the key lives in Secrets Manager
     openai_base_url: str | None = None
-    openai_model: str = "gpt-image-2"
+    openai_model: str = DEFAULT_MODEL  # data/models.json names it
     openai_image_size: Size = "1024x1024"  # the default size of icons
     # DALL-E's standard and hd (the original system's values) are taken and drawn as medium and high:
     # see image_quality. Any other value stops the service at start-up.
