@@ -12,6 +12,7 @@ from imagegen.local.fake_openai import FakeOpenAI
 from imagegen.models.domain import ImageSpec
 from imagegen.providers.offline import OfflineProvider
 from imagegen.providers.openai_provider import OpenAIProvider
+from imagegen.providers.registry import DEFAULT_MODEL
 from imagegen.providers.validation import validate_image
 
 RUNS = 15
@@ -38,12 +39,18 @@ def icon(n: int, style: str = "modern") -> ImageSpec:
         style=style,
         color_scheme="brand_colors",
         variation=n % 10 + 1,
+        model=DEFAULT_MODEL,
     )
 
 
 def blog(n: int) -> ImageSpec:
     return ImageSpec(
-        kind="blog", prompt=f"A lighthouse over a stormy sea {n}", width=1792, height=1024, key="k.png"
+        kind="blog",
+        prompt=f"A lighthouse over a stormy sea {n}",
+        width=1792,
+        height=1024,
+        key="k.png",
+        model=DEFAULT_MODEL,
     )
 
 

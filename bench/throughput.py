@@ -30,9 +30,10 @@ from common import paced, run_icon_batch, stack_client
 
 from imagegen.local.fake_openai import FakeOpenAI
 from imagegen.local.stack import LocalStack
+from imagegen.providers.registry import DEFAULT_MODEL
 
 WINDOW = 10.0
-MODEL, SIZE, QUALITY = "gpt-image-2", "1024x1024", "low"
+MODEL, SIZE, QUALITY = DEFAULT_MODEL, "1024x1024", "low"
 KEY = "sk-bench-not-a-real-key"  # the fake accepts any key
 
 

@@ -329,6 +329,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _blog_options(parser: argparse.ArgumentParser, size_help: str) -> None:
+    from imagegen.providers.registry import DEFAULT_MODEL
+
     parser.add_argument("--size", help=f"WIDTHxHEIGHT (default {size_help})")
     parser.add_argument(
         "--api-key", help="OpenAI key (default: OPENAI_API_KEY or OPENAI_AUTH_TOKEN); none = offline"
@@ -340,7 +342,7 @@ def _blog_options(parser: argparse.ArgumentParser, size_help: str) -> None:
         "without a key; offline: never call OpenAI (default: IMAGE_PROVIDER, else auto)",
     )
     parser.add_argument("--out", default="static/content", help="output folder (default static/content)")
-    parser.add_argument("--model", help="image model (default OPENAI_MODEL, gpt-image-2)")
+    parser.add_argument("--model", help=f"image model (default OPENAI_MODEL, else {DEFAULT_MODEL})")
     parser.add_argument(
         "--format", choices=["png", "webp", "jpeg"], default="png", help="file format (default png)"
     )

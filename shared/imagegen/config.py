@@ -16,8 +16,9 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from imagegen.api.paths import IMAGES_PREFIX
 from imagegen.models.requests import Size
-from imagegen.providers.registry import MODELS, gpt_image_quality
+from imagegen.providers.registry import DEFAULT_MODEL, MODELS, gpt_image_quality
 
 # A browser's Origin header: scheme, host and optional port, nothing after (what API Gateway matches).
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(?::\d{1,5})?$")
@@ -34,7 +35,7 @@ class Settings(BaseSettings):
     ] = None
     openai_api_key_secret_arn: str | None = None  # in AWS: the key lives in Secrets Manager
     openai_base_url: str | None = None
-    openai_model: str = "gpt-image-2"
+    openai_model: str = DEFAULT_MODEL  # data/models.json names it
     openai_image_size: Size = "1024x1024"  # the default size of icons
     # DALL-E's standard and hd (the original system's values) are taken and drawn as medium and high:
     # see image_quality. Any other value stops the service at start-up.
@@ -63,7 +64,8 @@ class Settings(BaseSettings):
     image_provider: Literal["auto", "offline", "openai"] = "auto"
 
     # Images and batches.
-    images_base_url: str = "/api/images/"
+    # Where results point for a stored object: the API's own image route unless set (e.g. to a CDN).
+    images_base_url: str = IMAGES_PREFIX
     images_max_size: Annotated[int, Field(ge=1024)] = 5_242_880
     batch_size_default: Annotated[int, Field(ge=1, le=10)] = 5
     batch_timeout: Annotated[int, Field(ge=10, le=900)] = 900  # the worker's; Lambda allows 900 s
@@ -123,6 +125,10 @@ class Settings(BaseSettings):
         if value not in MODELS:
             raise ValueError(f"unknown model '{value}'; known models: {', '.join(sorted(MODELS))}")
         return value
+
+    def image_url(self, key: str) -> str:
+        """The URL results and metadata files give for a stored image or metadata file."""
+        return self.images_base_url + key
 
     @property
     def image_quality(self) -> str:

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from imagegen.api.job_views import create_job, job_result
 from imagegen.config import Settings
 from imagegen.errors import PermanentGenerationError, TransientGenerationError
 from imagegen.local.fake_openai import FakeOpenAI
-from imagegen.logic.jobs import create_job, job_result
 from imagegen.logic.run_item import run_item
 from imagegen.models.domain import Caller, ImageSpec
 from imagegen.models.requests import IconRequest

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from imagegen.api.job_views import cancel_job, create_job, job_result
 from imagegen.errors import BudgetExceededError, QuotaExceededError
 from imagegen.logic.cache import clear_cache, list_cached
-from imagegen.logic.jobs import cancel_job, create_job, job_result
 from imagegen.logic.quotas import check_budget
 from imagegen.logic.run_item import run_item
 from imagegen.logic.specs import icon_specs

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from imagegen.api.job_views import cancel_job, create_job, job_result, job_status, list_jobs, submit
 from imagegen.errors import ImageExistsError, InvalidRequestError, JobFinishedError, JobNotFoundError
-from imagegen.logic.jobs import cancel_job, create_job, job_result, job_status, list_jobs, submit
 from imagegen.logic.run_item import run_item
 from imagegen.models.domain import Caller, ItemMessage
 from imagegen.models.requests import BatchRequest, BlogImageRequest, IconRequest

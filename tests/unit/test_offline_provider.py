@@ -11,6 +11,7 @@ from imagegen.errors import PermanentGenerationError
 from imagegen.models.domain import ImageSpec
 from imagegen.providers import icon_set
 from imagegen.providers.offline import OfflineProvider
+from imagegen.providers.registry import DEFAULT_MODEL
 from imagegen.providers.validation import validate_image
 from tests.helpers import png_size
 
@@ -28,6 +29,7 @@ def _icon(**changes: object) -> ImageSpec:
         "style": "flat",
         "color_scheme": "blue_tones",
         "variation": 1,
+        "model": DEFAULT_MODEL,
     }
     return ImageSpec.model_validate({**base, **changes})
 
@@ -44,7 +46,14 @@ def test_icon_is_a_1024_square_png_and_deterministic() -> None:
 
 
 def test_blog_image_has_the_requested_size() -> None:
-    spec = ImageSpec(kind="blog", prompt="a laptop on a desk at sunset", width=1792, height=1024, key="k.png")
+    spec = ImageSpec(
+        kind="blog",
+        prompt="a laptop on a desk at sunset",
+        width=1792,
+        height=1024,
+        key="k.png",
+        model=DEFAULT_MODEL,
+    )
     assert png_size(PROVIDER.generate(spec).data) == (1792, 1024)
 
 

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from pydantic import SecretStr, ValidationError
 
+from imagegen.api.job_views import create_job
 from imagegen.config import Settings, settings_from, settings_problem
 from imagegen.logic import specs
 from imagegen.logic.capacity import startup_warnings, worker_concurrency
-from imagegen.logic.jobs import create_job
 from imagegen.logic.run_item import run_item
 from imagegen.models.domain import Caller, ImageSpec
 from imagegen.models.requests import BlogImageRequest, IconRequest

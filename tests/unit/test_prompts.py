@@ -10,13 +10,14 @@ from PIL import Image
 from pydantic import ValidationError
 
 from imagegen import templates
+from imagegen.api.job_views import create_job, job_result
 from imagegen.logic.categories import best_match
-from imagegen.logic.jobs import create_job, job_result
 from imagegen.logic.prompts import blog_prompt, fit_prompt, icon_prompt
 from imagegen.logic.run_item import run_item
 from imagegen.models.domain import Caller, ImageSpec
 from imagegen.models.requests import BatchRequest, BlogImageRequest, IconRequest
 from imagegen.providers.offline import OfflineProvider
+from imagegen.providers.registry import DEFAULT_MODEL
 from tests.unit.fakes import make_services
 
 ALICE = Caller(sub="alice")
@@ -69,6 +70,7 @@ def test_brand_colours_reach_the_prompt_and_the_pixels() -> None:
         color_scheme="brand_colors",
         brand_colors=("#FF0000", "#00FF00"),
         catalogue_icon="tools",
+        model=DEFAULT_MODEL,
     )
     with Image.open(io.BytesIO(OfflineProvider().generate(spec).data)) as image:
         colours = {colour for _, colour in image.convert("RGB").getcolors(maxcolors=1 << 16) or []}

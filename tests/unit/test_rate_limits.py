@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from imagegen.api.job_views import cancel_job, create_job, job_result
 from imagegen.config import Settings
 from imagegen.errors import ProviderQuotaExhaustedError, ProviderRateLimitedError
-from imagegen.logic.jobs import cancel_job, create_job, job_result
 from imagegen.logic.rate_limits import Limits, decide, freed, penalized
 from imagegen.logic.run_item import run_item
 from imagegen.models.domain import Caller, ImageSpec, ItemMessage, LimiterState, Reservation

@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from imagegen.api.job_views import create_job
 from imagegen.errors import InvalidRequestError
-from imagegen.logic.jobs import create_job
 from imagegen.logic.run_item import run_item
 from imagegen.models.domain import Caller, ImageSpec
 from imagegen.models.requests import BlogImageRequest, IconRequest

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from imagegen.api.job_views import create_job, job_result, job_status
 from imagegen.errors import PermanentGenerationError
-from imagegen.logic.jobs import create_job, job_result, job_status
 from imagegen.logic.run_item import retry_delay, run_item
 from imagegen.models.domain import Caller
 from imagegen.models.requests import BlogImageRequest, IconRequest

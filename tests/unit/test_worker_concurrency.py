@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from imagegen.api.job_views import create_job, job_status
 from imagegen.local.lambdas import LocalContext, load_handler
 from imagegen.local.poller import sqs_event
 from imagegen.local.template import Template
-from imagegen.logic.jobs import create_job, job_status
 from imagegen.models.domain import Caller, ImageSpec
 from imagegen.models.requests import BatchRequest
 from imagegen.providers.base import GeneratedImage

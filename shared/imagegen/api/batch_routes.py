@@ -7,9 +7,9 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from imagegen.api.http import caller_of, idempotent, json_response
+from imagegen.api.job_views import cancel_job
 from imagegen.api.submissions import answer_submission
 from imagegen.logic.cache import clear_cache
-from imagegen.logic.jobs import cancel_job
 from imagegen.logic.services import default_services
 from imagegen.models.requests import BatchRequest
 from imagegen.models.responses import CacheClearedOut, JobAcceptedOut, JobResultOut, JobStatusOut

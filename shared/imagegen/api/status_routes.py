@@ -10,10 +10,12 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from imagegen.api.http import caller_of, json_response
+from imagegen.api.job_views import job_result, job_status, list_jobs
+from imagegen.api.paths import IMAGES_PREFIX
 from imagegen.logic.cache import list_cached
 from imagegen.logic.categories import suggestions
 from imagegen.logic.images import image_link, image_location
-from imagegen.logic.jobs import MAX_PAGE, job_result, job_status, list_jobs
+from imagegen.logic.job_reads import MAX_PAGE
 from imagegen.logic.services import default_services
 from imagegen.logic.usage import stats
 from imagegen.models.responses import (
@@ -27,7 +29,10 @@ from imagegen.models.responses import (
 )
 
 router = Router()
-IMAGES_PREFIX = "/api/images/"
+# Every listing pages alike: the page size asked (20 unless said) and the cursor the last page gave.
+PageSize = Annotated[int, Query(ge=1, le=MAX_PAGE)]
+Cursor = Annotated[str | None, Query(max_length=2048)]
+DEFAULT_PAGE_SIZE = 20
 
 
 @router.get("/api/icons/batch/<batch_id>/status", summary="A batch's state and counts", tags=["batches"])
@@ -42,8 +47,8 @@ def batch_result(batch_id: str) -> Response[JobResultOut]:
 
 @router.get("/api/icons/batches", summary="The caller's batches, newest first", tags=["batches"])
 def batches(
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
-    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    limit: PageSize = DEFAULT_PAGE_SIZE,
+    cursor: Cursor = None,
 ) -> Response[JobListOut]:
     return json_response(200, list_jobs(caller_of(router), limit, cursor, default_services()))
 
@@ -60,16 +65,16 @@ def job_items(job_id: str) -> Response[JobResultOut]:
 
 @router.get("/api/jobs", summary="The caller's jobs, newest first", tags=["jobs"])
 def jobs(
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
-    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    limit: PageSize = DEFAULT_PAGE_SIZE,
+    cursor: Cursor = None,
 ) -> Response[JobListOut]:
     return batches(limit, cursor)
 
 
 @router.get("/api/icons/cached", summary="Your cached requests, newest first", tags=["cache"])
 def cached(
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
-    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    limit: PageSize = DEFAULT_PAGE_SIZE,
+    cursor: Cursor = None,
 ) -> Response[CachedListOut]:
     return json_response(200, list_cached(caller_of(router), limit, cursor, default_services()))
 

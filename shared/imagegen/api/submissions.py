@@ -6,7 +6,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from imagegen.api.http import caller_of, idempotent, json_response, prefer_wait
-from imagegen.logic.jobs import submit
+from imagegen.api.job_views import submit
 from imagegen.logic.services import default_services
 from imagegen.models.requests import BatchRequest, BlogImageRequest, IconRequest
 from imagegen.models.responses import JobAcceptedOut, JobResultOut

@@ -7,7 +7,7 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-from imagegen.dal.clients import client
+from imagegen.dal.clients import batch_write, client
 from imagegen.models.domain import CacheEntry
 
 OWNER_INDEX = "owner-index"
@@ -77,9 +77,5 @@ class CacheTable:
                 ProjectionExpression="request_hash",
             )
         keys = [{"request_hash": row["request_hash"]} for page in pages for row in page["Items"]]
-        for start in range(0, len(keys), 25):
-            pending = [{"DeleteRequest": {"Key": key}} for key in keys[start : start + 25]]
-            while pending:
-                answer = self._db.batch_write_item(RequestItems={self.table_name: pending})
-                pending = answer.get("UnprocessedItems", {}).get(self.table_name, [])
+        batch_write(self.table_name, [{"DeleteRequest": {"Key": key}} for key in keys])
         return len(keys)

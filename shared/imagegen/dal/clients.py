@@ -20,6 +20,18 @@ def client(service: str) -> Any:
     return boto3.session.Session().client(service, config=_SERVICE_CONFIG.get(service, _CONFIG))  # type: ignore[call-overload]
 
 
+BATCH_WRITE_MAX = 25  # DynamoDB's BatchWriteItem takes at most 25 requests
+
+
+def batch_write(table_name: str, requests: list[dict[str, Any]]) -> None:
+    """Put or delete rows in chunks DynamoDB accepts, sending again what it left unprocessed."""
+    for start in range(0, len(requests), BATCH_WRITE_MAX):
+        pending = requests[start : start + BATCH_WRITE_MAX]
+        while pending:
+            answer = client("dynamodb").batch_write_item(RequestItems={table_name: pending})
+            pending = answer.get("UnprocessedItems", {}).get(table_name, [])
+
+
 def reset_clients() -> None:
     """Forget cached clients (the local stack and tests point them at a new endpoint)."""
     client.cache_clear()

@@ -10,7 +10,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from imagegen.dal.clients import client
+from imagegen.dal.clients import batch_write, client
 from imagegen.models.domain import Counts, ImageSpec, Item, ItemState, Job, JobState, Reservation
 
 OWNER_INDEX = "owner-index"
@@ -102,14 +102,9 @@ class JobsTable:
 
     def create(self, job: Job, items: list[Item], expires_at: int) -> None:
         """Write the items, then the job row (so a visible job always has all its items)."""
-        rows = [self._item_row(item, expires_at) for item in items]
-        for start in range(0, len(rows), 25):
-            pending: list[dict[str, Any]] = [
-                {"PutRequest": {"Item": row}} for row in rows[start : start + 25]
-            ]
-            while pending:
-                answer = self._db.batch_write_item(RequestItems={self.table_name: pending})
-                pending = answer.get("UnprocessedItems", {}).get(self.table_name, [])
+        batch_write(
+            self.table_name, [{"PutRequest": {"Item": self._item_row(item, expires_at)}} for item in items]
+        )
         job_row = {
             "pk": _pk(job.job_id),
             "sk": {"S": "META"},

@@ -114,16 +114,16 @@ def _cached_metadata(
     now: datetime,
     services: Services,
 ) -> dict[str, Any]:
-    base_url = services.settings.images_base_url
+    image_url = services.settings.image_url
     derivatives = [
-        {"size": f"{px}x{px}", "key": spec.derivative_key(px), "url": base_url + spec.derivative_key(px)}
+        {"size": f"{px}x{px}", "key": spec.derivative_key(px), "url": image_url(spec.derivative_key(px))}
         for px in spec.derivatives
     ]
     return source | {
         "post_id": spec.post_id,
         "section_id": spec.section_id,
         "image_path": spec.key,
-        "image_url": base_url + spec.key,
+        "image_url": image_url(spec.key),
         "derivatives": derivatives,
         "job_id": job_id,
         "item_index": index,
@@ -146,14 +146,13 @@ def list_cached(caller: Caller, limit: int, cursor: str | None, services: Servic
     """The caller's live cache entries, newest first."""
     start = decode_cursor(cursor, caller, CURSOR_FIELDS) if cursor else None
     entries, last = services.cache.list_for(caller.sub, limit, start)
-    base_url = services.settings.images_base_url
     now = services.clock().timestamp()
     return CachedListOut(
         entries=[
             CachedEntryOut(
                 request_hash=entry.request_hash,
                 key=entry.key,
-                image_url=base_url + entry.key,
+                image_url=services.settings.image_url(entry.key),
                 model=entry.model,
                 kind=entry.kind,
                 summary=entry.summary,

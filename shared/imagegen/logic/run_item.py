@@ -29,7 +29,7 @@ from imagegen.errors import (
 )
 from imagegen.logic import cache, usage
 from imagegen.logic.images import owner_tag
-from imagegen.logic.jobs import close_job_if_done, image_url
+from imagegen.logic.job_closing import close_job_if_done
 from imagegen.logic.metadata import build_metadata
 from imagegen.logic.quotas import release_images
 from imagegen.logic.rate_limits import (
@@ -389,18 +389,19 @@ def _store(item: Item, owner: str, image: GeneratedImage, services: Services) ->
     tags = {"job-id": item.job_id, "item": str(item.index), "owner": owner_tag(owner)}
     content_type = CONTENT_TYPES[spec.output_format]
     _put_once(services, spec.key, image.data, content_type, tags)
+    image_url = services.settings.image_url
     derivatives = []
     for pixels in spec.derivatives:
         key = spec.derivative_key(pixels)
         _put_once(services, key, derivative(image.data, spec.output_format, pixels), content_type, tags)
-        derivatives.append({"size": f"{pixels}x{pixels}", "key": key, "url": image_url(services, key)})
+        derivatives.append({"size": f"{pixels}x{pixels}", "key": key, "url": image_url(key)})
     metadata = build_metadata(
         spec,
         image,
         image.data,
         spec.key,
         services.clock(),
-        image_url=image_url(services, spec.key),
+        image_url=image_url(spec.key),
         derivatives=derivatives,
         job_id=item.job_id,
         item_index=item.index,

@@ -54,7 +54,7 @@ class ImageSpec(BaseModel):
     variation: int = 1
     post_id: str | None = None
     section_id: str | None = None
-    model: str = "gpt-image-2"
+    model: str  # the model that draws it: logic.specs chooses it (OPENAI_MODEL unless asked)
     requested_model: str | None = None  # set when a shut-down model was mapped to `model`
     quality: str = "auto"
     requested_quality: str | None = None  # set when a DALL-E quality (standard, hd) was mapped to `quality`
