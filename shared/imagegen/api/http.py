@@ -19,6 +19,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
@@ -32,6 +33,7 @@ from imagegen import errors
 from imagegen.models.domain import Caller
 from imagegen.models.messages import INTERNAL_ERROR, JSON_ONLY, NOT_UTF8, readable
 from imagegen.models.requests import MAX_BODY_BYTES
+from imagegen.models.responses import ErrorOut, GatewayErrorOut
 
 logger = Logger(child=True)
 
@@ -46,6 +48,28 @@ ERROR_STATUS: dict[type[errors.ImagegenError], HTTPStatus] = {
     errors.IdempotencyInProgressError: HTTPStatus.CONFLICT,
     errors.IdempotencyKeyReusedError: HTTPStatus.UNPROCESSABLE_ENTITY,
 }
+# What each error status means, for the OpenAPI document. The `error` codes come from the map above
+# and the handlers of build_resolver; 401 and 403 (and an unknown path's 404) are API Gateway's own.
+_HANDLER_CODES: dict[HTTPStatus, tuple[str, ...]] = {
+    HTTPStatus.BAD_REQUEST: ("invalid_request",),
+    HTTPStatus.REQUEST_ENTITY_TOO_LARGE: ("body_too_large",),
+    HTTPStatus.UNSUPPORTED_MEDIA_TYPE: ("unsupported_media_type",),
+    HTTPStatus.INTERNAL_SERVER_ERROR: ("internal_error",),
+}
+_GATEWAY_ERRORS = {
+    HTTPStatus.UNAUTHORIZED: "No Authorization header (answered by API Gateway: {message})",
+    HTTPStatus.FORBIDDEN: "The authorizer refused the token (answered by API Gateway: {message})",
+}
+# Every route may answer these: a bad query or a body that is not UTF-8, a body over the limit or not
+# JSON, a token missing or refused, and an unexpected error.
+_EVERY_ROUTE = (
+    HTTPStatus.BAD_REQUEST,
+    HTTPStatus.UNAUTHORIZED,
+    HTTPStatus.FORBIDDEN,
+    HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+    HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+    HTTPStatus.INTERNAL_SERVER_ERROR,
+)
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:~-]{1,255}$")
 # A POST with an Idempotency-Key is answered once; the same key, caller and route replay the stored
 # answer for 24 h, and the same key with another body is refused (payload validation).
@@ -67,6 +91,49 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
 
 def error_response(status: HTTPStatus, code: str, message: str) -> Response[Any]:
     return json_response(status, {"error": code, "message": message})
+
+
+def _error_codes(status: HTTPStatus) -> list[str]:
+    mapped = {error.code for error, answered in ERROR_STATUS.items() if answered == status}
+    return sorted(mapped.union(_HANDLER_CODES.get(status, ())))
+
+
+def _error_doc(status: HTTPStatus) -> OpenAPIResponse:
+    if status in _GATEWAY_ERRORS:
+        content: dict[str, Any] = {"model": GatewayErrorOut}
+        description = _GATEWAY_ERRORS[status]
+    else:
+        content = {"model": ErrorOut}
+        description = f"{status.phrase}: error " + " or ".join(_error_codes(status))
+        if status == HTTPStatus.NOT_FOUND:
+            content = {
+                "schema": {
+                    "anyOf": [
+                        {"$ref": "#/components/schemas/ErrorOut"},
+                        {"$ref": "#/components/schemas/GatewayErrorOut"},
+                    ]
+                }
+            }
+            description += " (an unknown path: API Gateway's {message})"
+    answer: dict[str, Any] = {
+        "description": description,
+        "content": {content_types.APPLICATION_JSON: content},
+    }
+    if status == HTTPStatus.TOO_MANY_REQUESTS:
+        retry_after = {"description": "Seconds until the quota frees", "schema": {"type": "integer"}}
+        answer["headers"] = {"Retry-After": {**retry_after, "required": True}}
+    return cast(OpenAPIResponse, answer)
+
+
+def documented(
+    *statuses: HTTPStatus, ok: Mapping[int, OpenAPIResponse] | None = None
+) -> dict[int, OpenAPIResponse]:
+    """A route's responses for its OpenAPI document: its successes (default: 200 with the handler's
+    return type), the error statuses it may answer, and those every route may answer."""
+    responses: dict[int, OpenAPIResponse] = dict(ok or {200: {"description": "OK"}})
+    for status in sorted({*_EVERY_ROUTE, *statuses}):
+        responses[status.value] = _error_doc(status)
+    return responses
 
 
 def caller_of(router: Router | APIGatewayHttpResolver) -> Caller:
@@ -135,11 +202,16 @@ def idempotent(router: Router, answer: Callable[[], Response[Any]]) -> Response[
 _READ_AS_JSON = frozenset({"", "application/x-www-form-urlencoded", "text/plain"})
 
 
+def _media_type(event: Mapping[str, Any]) -> str:
+    headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
+    return str(headers.get("content-type", "")).split(";")[0].strip().lower()
+
+
 def _as_json(event: Mapping[str, Any], body: str) -> Mapping[str, Any]:
     """The event with Content-Type application/json when its body is JSON sent under another type:
     this API takes JSON only, and Powertools would parse such a body as form fields."""
     headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
-    media_type = headers.get("content-type", "").split(";")[0].strip().lower()
+    media_type = _media_type(event)
     if event.get("isBase64Encoded") or media_type not in _READ_AS_JSON or body.lstrip()[:1] not in ("{", "["):
         return event
     return {**event, "headers": {**headers, "content-type": content_types.APPLICATION_JSON}}
@@ -199,6 +271,9 @@ class _Resolver(APIGatewayHttpResolver):
         text_event = _as_text(event)
         if text_event is None:
             return _early_error(HTTPStatus.BAD_REQUEST, "invalid_request", NOT_UTF8)
+        if body and _media_type(event).startswith("multipart/"):
+            # Powertools would parse the form (and 500 on a missing boundary): this API takes JSON only.
+            return _early_error(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", JSON_ONLY)
         API_IDEMPOTENCY.register_lambda_context(context)  # a crashed request's key frees at its timeout
         return super().resolve(_as_json(text_event, text_event.get("body") or ""), context)
 

@@ -2,9 +2,55 @@
 
 from __future__ import annotations
 
+import json
 from functools import cache
+from typing import Any
 
 from imagegen import __version__
+
+# The image route is a catch-all regex in code; the document publishes it as API Gateway's {key+}.
+_IMAGE_ROUTE, _IMAGE_PATH = "/api/images/.+", "/api/images/{key}"
+_IMAGE_KEY = {
+    "name": "key",
+    "in": "path",
+    "required": True,
+    "description": "The stored file's key, as a result's image_url or metadata_url gives it",
+    "schema": {"type": "string", "minLength": 1},
+}
+
+
+def _without_powertools_422(document: dict[str, Any]) -> None:
+    """Powertools declares a 422 for request validation on every route; this API answers those 400
+    invalid_request (a route's own 422s, budget and Idempotency-Key, are ErrorOut)."""
+    validation = {"$ref": "#/components/schemas/HTTPValidationError"}
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            if (
+                operation["responses"]
+                .get("422", {})
+                .get("content", {})
+                .get("application/json", {})
+                .get("schema")
+                == validation
+            ):
+                del operation["responses"]["422"]
+    for unused in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
+        document["components"]["schemas"].pop(unused, None)
+
+
+def _known_models(document: dict[str, Any]) -> None:
+    """A request's `model` is one the registry knows (a shut-down one is served by its replacement):
+    the request models only check its form, the registry lives below them."""
+    from imagegen.providers.registry import MODELS
+
+    schemas = document["components"]["schemas"]
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            body = operation.get("requestBody", {}).get("content", {}).get("application/json", {})
+            name = body.get("schema", {}).get("$ref", "").rpartition("/")[2]
+            model = schemas.get(name, {}).get("properties", {}).get("model")
+            if model is not None:
+                model["enum"] = sorted(MODELS)
 
 
 @cache
@@ -13,10 +59,16 @@ def openapi_json() -> str:
     from imagegen.api.http import build_resolver
 
     app = build_resolver(generate_routes.router, batch_routes.router, status_routes.router)
-    document = app.get_openapi_json_schema(
-        title="imagegen",
-        version=__version__,
-        description="Generate catalogue icons and blog images; every route needs a bearer JWT.",
+    document: dict[str, Any] = json.loads(
+        app.get_openapi_json_schema(
+            title="imagegen",
+            version=__version__,
+            description="Generate catalogue icons and blog images; every route needs a bearer JWT.",
+        )
     )
-    # The image route is a catch-all regex in code; publish it as API Gateway's path parameter.
-    return document.replace('"/api/images/.+"', '"/api/images/{key}"')
+    paths = document["paths"]
+    paths[_IMAGE_PATH] = paths.pop(_IMAGE_ROUTE)
+    paths[_IMAGE_PATH]["get"]["parameters"] = [_IMAGE_KEY]
+    _without_powertools_422(document)
+    _known_models(document)
+    return json.dumps(document)

@@ -3,13 +3,15 @@ stored images, and the OpenAPI document."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+from http import HTTPStatus
+from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from imagegen.api.http import caller_of, json_response
+from imagegen.api.http import caller_of, documented, json_response
 from imagegen.api.job_views import job_result, job_status, list_jobs
 from imagegen.api.paths import IMAGES_PREFIX
 from imagegen.logic.cache import list_cached
@@ -33,19 +35,46 @@ router = Router()
 PageSize = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 Cursor = Annotated[str | None, Query(max_length=2048)]
 DEFAULT_PAGE_SIZE = 20
+_ONE_JOB = documented(HTTPStatus.NOT_FOUND)
+_READ = documented()
+_IMAGE = documented(
+    HTTPStatus.NOT_FOUND,
+    ok={
+        200: {
+            "description": "With Accept: application/json, the presigned URL and its expiry",
+            "content": {content_types.APPLICATION_JSON: {"model": ImageLinkOut}},
+        },
+        302: {
+            "description": "A redirect to a presigned URL of the image (no token needed)",
+            "headers": {"Location": {"description": "The presigned URL", "schema": {"type": "string"}}},
+        },
+    },
+)
 
 
-@router.get("/api/icons/batch/<batch_id>/status", summary="A batch's state and counts", tags=["batches"])
+@router.get(
+    "/api/icons/batch/<batch_id>/status",
+    summary="A batch's state and counts",
+    tags=["batches"],
+    responses=_ONE_JOB,
+)
 def batch_status(batch_id: str) -> Response[JobStatusOut]:
     return json_response(200, job_status(batch_id, caller_of(router), default_services()))
 
 
-@router.get("/api/icons/batch/<batch_id>/result", summary="Every item of a batch", tags=["batches"])
+@router.get(
+    "/api/icons/batch/<batch_id>/result",
+    summary="Every item of a batch",
+    tags=["batches"],
+    responses=_ONE_JOB,
+)
 def batch_result(batch_id: str) -> Response[JobResultOut]:
     return json_response(200, job_result(batch_id, caller_of(router), default_services()))
 
 
-@router.get("/api/icons/batches", summary="The caller's batches, newest first", tags=["batches"])
+@router.get(
+    "/api/icons/batches", summary="The caller's batches, newest first", tags=["batches"], responses=_READ
+)
 def batches(
     limit: PageSize = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
@@ -53,17 +82,22 @@ def batches(
     return json_response(200, list_jobs(caller_of(router), limit, cursor, default_services()))
 
 
-@router.get("/api/jobs/<job_id>", summary="A job's state and counts (icons or blog images)", tags=["jobs"])
+@router.get(
+    "/api/jobs/<job_id>",
+    summary="A job's state and counts (icons or blog images)",
+    tags=["jobs"],
+    responses=_ONE_JOB,
+)
 def job_state(job_id: str) -> Response[JobStatusOut]:
     return json_response(200, job_status(job_id, caller_of(router), default_services()))
 
 
-@router.get("/api/jobs/<job_id>/result", summary="Every item of a job", tags=["jobs"])
+@router.get("/api/jobs/<job_id>/result", summary="Every item of a job", tags=["jobs"], responses=_ONE_JOB)
 def job_items(job_id: str) -> Response[JobResultOut]:
     return json_response(200, job_result(job_id, caller_of(router), default_services()))
 
 
-@router.get("/api/jobs", summary="The caller's jobs, newest first", tags=["jobs"])
+@router.get("/api/jobs", summary="The caller's jobs, newest first", tags=["jobs"], responses=_READ)
 def jobs(
     limit: PageSize = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
@@ -71,7 +105,9 @@ def jobs(
     return batches(limit, cursor)
 
 
-@router.get("/api/icons/cached", summary="Your cached requests, newest first", tags=["cache"])
+@router.get(
+    "/api/icons/cached", summary="Your cached requests, newest first", tags=["cache"], responses=_READ
+)
 def cached(
     limit: PageSize = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
@@ -79,13 +115,21 @@ def cached(
     return json_response(200, list_cached(caller_of(router), limit, cursor, default_services()))
 
 
-@router.get("/api/icons/stats", summary="Your generation figures (an admin: everyone's)", tags=["stats"])
+@router.get(
+    "/api/icons/stats",
+    summary="Your generation figures (an admin: everyone's)",
+    tags=["stats"],
+    responses=_READ,
+)
 def usage_stats() -> Response[StatsOut]:
     return json_response(200, stats(caller_of(router), default_services()))
 
 
 @router.get(
-    "/api/icons/categories/suggestions", summary="Categories ranked for what was typed", tags=["icons"]
+    "/api/icons/categories/suggestions",
+    summary="Categories ranked for what was typed",
+    tags=["icons"],
+    responses=_READ,
 )
 def category_suggestions(
     q: Annotated[str, Query(min_length=1, max_length=100)],
@@ -102,6 +146,7 @@ def category_suggestions(
     IMAGES_PREFIX + ".+",
     summary="Redirect to a stored image or its metadata (JSON link with Accept: application/json)",
     tags=["images"],
+    responses=_IMAGE,
 )
 def image() -> Response[ImageLinkOut | None]:
     key = router.current_event.path.removeprefix(IMAGES_PREFIX)
@@ -112,8 +157,8 @@ def image() -> Response[ImageLinkOut | None]:
     return Response(status_code=302, headers={"Location": location, **no_store})
 
 
-@router.get("/api/openapi.json", summary="This API's OpenAPI document", tags=["meta"])
-def openapi() -> Response[str]:
+@router.get("/api/openapi.json", summary="This API's OpenAPI document", tags=["meta"], responses=_READ)
+def openapi() -> Response[dict[str, Any]]:
     from imagegen.api.openapi import openapi_json
 
-    return Response(status_code=200, content_type="application/json", body=openapi_json())
+    return json_response(200, json.loads(openapi_json()))

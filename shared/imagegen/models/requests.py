@@ -26,6 +26,7 @@ MAX_CATEGORIES = 100
 MAX_VARIATIONS = 10
 MAX_BATCH_ITEMS = 500
 MAX_BODY_BYTES = 64 * 1024
+MIN_SIDE, MAX_SIDE, SIDE_STEP = 256, 3840, 16
 
 
 def _meaning(meaning: str) -> WrapValidator:
@@ -83,15 +84,20 @@ Category = Annotated[
 # in C libraries and logs downstream, and no prompt means them.
 _NO_CONTROLS = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 _TEXT_MEANING = "must not hold NUL or other control characters"
+# What the document says of stripped text: something besides spaces (pydantic strips, then counts).
+_C = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
+_SOME_TEXT = {"pattern": f"^[^{_C}]*[^\\s{_C}][^{_C}]*$"}
 Element = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=60, pattern=_NO_CONTROLS),
     _meaning(_TEXT_MEANING),
+    Field(json_schema_extra=_SOME_TEXT),
 ]
 Prompt = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_PROMPT_CHARS, pattern=_NO_CONTROLS),
     _meaning(_TEXT_MEANING),
+    Field(json_schema_extra=_SOME_TEXT),
 ]
 # At least a cent: a smaller positive amount (1e-320) is no budget anyone means.
 MaxCost = Annotated[float | None, Field(ge=0.01, le=100_000)]
@@ -113,26 +119,52 @@ def _unique_sizes(sizes: list[int]) -> list[int]:
     return sorted(sizes, reverse=True)
 
 
-Derivatives = Annotated[list[DerivativeSize], Field(max_length=5), AfterValidator(_unique_sizes)]
+Derivatives = Annotated[
+    list[DerivativeSize],
+    Field(max_length=5, json_schema_extra={"uniqueItems": True}),
+    AfterValidator(_unique_sizes),
+]
 
 
 def _check_size(value: str) -> str:
     width, height = (int(part) for part in value.split("x"))
-    if not (256 <= width <= 3840 and 256 <= height <= 3840):
-        raise ValueError("each side must be between 256 and 3840 pixels")
-    if width % 16 or height % 16:
-        raise ValueError("each side must be a multiple of 16")
+    if not (MIN_SIDE <= width <= MAX_SIDE and MIN_SIDE <= height <= MAX_SIDE):
+        raise ValueError(f"each side must be between {MIN_SIDE} and {MAX_SIDE} pixels")
+    if width % SIDE_STEP or height % SIDE_STEP:
+        raise ValueError(f"each side must be a multiple of {SIDE_STEP}")
     if max(width, height) > 3 * min(width, height):
         raise ValueError("the aspect ratio must be at most 3:1")
     return value
 
 
+# The document's pattern names the sides _check_size allows (a regex cannot compare them); validation
+# keeps the loose pattern so that a near miss is told which rule it breaks.
+_SIDES = "(?:" + "|".join(str(side) for side in range(MAX_SIDE, MIN_SIDE - 1, -SIDE_STEP)) + ")"
 Size = Annotated[
     str,
     StringConstraints(pattern=r"^[0-9]{3,4}x[0-9]{3,4}$"),
     _meaning("must be WIDTHxHEIGHT in pixels, such as 1024x1024"),
     AfterValidator(_check_size),
+    Field(
+        json_schema_extra={
+            "pattern": f"^{_SIDES}x{_SIDES}$",
+            "description": f"WIDTHxHEIGHT, each side a multiple of {SIDE_STEP} from {MIN_SIDE} to "
+            f"{MAX_SIDE}, at most 3:1; a model with fixed sizes takes only those",
+        }
+    ),
 ]
+
+
+def _without_null(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """The JSON schema of a _Strict model: a field with a default does not take null (leave it out)."""
+    for name, field in model.model_fields.items():
+        declared = schema.get("properties", {}).get(name, {})
+        options = [option for option in declared.get("anyOf", []) if option != {"type": "null"}]
+        if not field.is_required() and len(options) == 1:
+            del declared["anyOf"]
+            declared.update(options[0])
+            if declared.get("default", "") is None:  # no default value: the service chooses
+                del declared["default"]
 
 
 class _Strict(BaseModel):
@@ -140,7 +172,7 @@ class _Strict(BaseModel):
     "false" is not a boolean; an integer still counts as a float), and null refused for a field
     that has a default (leave the field out to get it)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_without_null)
 
     @field_validator("*", mode="before")
     @classmethod

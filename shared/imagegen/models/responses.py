@@ -149,3 +149,16 @@ class CachedListOut(BaseModel):
 class CacheClearedOut(BaseModel):
     cleared: int
     scope: str  # "caller" or "everyone"
+
+
+class ErrorOut(BaseModel):
+    """Every error the service answers: a stable code and a sentence for people."""
+
+    error: str  # invalid_request, not_found, job_finished, quota_exceeded, internal_error, ...
+    message: str
+
+
+class GatewayErrorOut(BaseModel):
+    """The errors API Gateway answers itself before any function runs (401, 403, an unknown path's 404)."""
+
+    message: str
