@@ -210,7 +210,7 @@ def test_in_the_worker_timeouts_are_billed_calls_on_the_item_job_and_stats_and_c
 
     fake.configure(timeout_seconds=0.6)
     fake.push("timeout", "timeout")
-    settings = {"openai_rate_limit_rpm": 6000, "openai_timeout_retries": 1}
+    settings: dict[str, Any] = {"openai_rate_limit_rpm": 6000, "openai_timeout_retries": 1}
     provider = OpenAIProvider(
         Settings(openai_base_url=fake.base_url, openai_timeout=0.3, **settings), KEY, max_retries=0
     )

@@ -10,7 +10,7 @@ from imagegen.logic.run_item import run_item
 from imagegen.models.domain import Caller, ItemMessage
 from imagegen.models.requests import BatchRequest, BlogImageRequest, IconRequest
 from imagegen.models.responses import JobAcceptedOut, JobResultOut
-from tests.unit.fakes import FakeQueue, make_services
+from tests.unit.fakes import FakeQueue, FakeServices, make_services
 
 ALICE, BOB = Caller(sub="alice"), Caller(sub="bob")
 
@@ -21,7 +21,7 @@ def _batch(categories: list[str], variations: int = 1) -> BatchRequest:
     )
 
 
-def _drain(services, queue: FakeQueue) -> None:  # type: ignore[no-untyped-def]
+def _drain(services: FakeServices, queue: FakeQueue) -> None:
     for message in list(queue.sent):
         run_item(message, 1, "receipt", services)
 

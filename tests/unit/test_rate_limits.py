@@ -6,6 +6,7 @@ import functools
 import heapq
 import io
 import itertools
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -363,7 +364,7 @@ def test_items_that_lose_every_race_for_the_schedule_come_back_in_a_second(clock
     # Given a schedule row that other workers keep changing under this one's writes
     provider = LimitedProvider(clock)
     services = _services(provider, clock)
-    contended = services.limits.write_limiter
+    contended: Callable[[str, LimiterState, int], bool] = services.limits.write_limiter
     losses = {"left": 25}
 
     def write_limiter(name: str, state: LimiterState, expected_version: int) -> bool:
