@@ -37,14 +37,14 @@ def test_a_repeated_request_is_answered_from_the_cache_without_a_provider_call()
     first = create_job(IconRequest(**ICON), ALICE, services)
     _run_all(services)
     assert provider.calls == 1
-    sent_before = len(services.queue.sent)  # type: ignore[attr-defined]
+    sent_before = len(services.queue.sent)
     second = create_job(IconRequest(**ICON), ALICE, services)
     assert second.state == "completed"  # answered at once
-    assert len(services.queue.sent) == sent_before and provider.calls == 1  # type: ignore[attr-defined]
+    assert len(services.queue.sent) == sent_before and provider.calls == 1
     result = job_result(second.batch_id, ALICE, services)
     (item,) = result.items
     assert item.cache_hit and item.state == "completed"
-    objects = services.images.objects  # type: ignore[attr-defined]
+    objects = services.images.objects
     original = job_result(first.batch_id, ALICE, services).items[0]
     assert objects[item.key][0] == objects[original.key][0]
     assert item.key != original.key and item.key.replace(".png", "_64px.png") in objects
@@ -89,7 +89,7 @@ def test_a_batch_over_the_daily_quota_is_refused_whole_before_any_call() -> None
     with pytest.raises(QuotaExceededError) as refused:
         create_job(BatchRequest(categories=["d", "e", "f"], size="1024x1024"), ALICE, services)
     assert "2 of your 5" in str(refused.value) and 0 < refused.value.retry_after <= 86_401
-    assert len(services.jobs.jobs) == 1 and len(services.queue.sent) == 3  # type: ignore[attr-defined]
+    assert len(services.jobs.jobs) == 1 and len(services.queue.sent) == 3
     assert provider.calls == 0
     _run_all(services)
     # Cache hits are free: the same three again cost nothing and pass.
@@ -154,7 +154,7 @@ def test_a_blog_image_takes_a_cost_ceiling_too() -> None:
     )
     with pytest.raises(BudgetExceededError, match=r"\$0\.1"):
         create_job(request, ALICE, services)
-    assert services.queue.sent == []  # type: ignore[attr-defined]
+    assert services.queue.sent == []
 
 
 def test_stats_count_generations_failures_times_and_models_per_caller() -> None:
@@ -201,7 +201,7 @@ def test_two_deliveries_of_one_message_at_the_same_moment_make_one_call_and_one_
     job_id = create_job(
         BlogImageRequest(prompt="a quiet harbour", post_id="1", section_id="2"), ALICE, services
     ).batch_id
-    message = services.queue.sent[0]  # type: ignore[attr-defined]
+    message = services.queue.sent[0]
     first = threading.Thread(target=run_item, args=(message, 1, "r1", services))
     first.start()
     assert provider.entered.wait(10)
@@ -209,7 +209,7 @@ def test_two_deliveries_of_one_message_at_the_same_moment_make_one_call_and_one_
     provider.release.set()
     first.join(10)
     assert provider.calls == 1
-    assert len(services.images.objects) == 2  # type: ignore[attr-defined]  # image + metadata
+    assert len(services.images.objects) == 2  # image + metadata
     assert job_result(job_id, ALICE, services).counts.completed == 1
 
 

@@ -213,7 +213,6 @@ class _Routed:
         }
 
     def function_event(self, authorizer_context: Any, raw_body: bytes) -> dict[str, Any]:
-        text_body: str | None
         try:
             text_body, is_base64 = raw_body.decode("utf-8"), False
         except UnicodeDecodeError:
