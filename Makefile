@@ -9,7 +9,7 @@ PY312_BIN := $(shell python3.12 -c 'import sys, os; print(os.path.dirname(sys.ex
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: serve test unit integration e2e lint typecheck template build deploy bench clean
+.PHONY: serve test unit integration e2e lint typecheck template build deploy bench clean lock
 
 $(BIN)/imagegen: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,9 @@ lint: $(BIN)/imagegen
 
 typecheck: $(BIN)/imagegen
 	$(BIN)/mypy
+
+lock: $(BIN)/imagegen  ## regenerate the Lambda requirements files from pyproject.toml (needs PyPI)
+	$(BIN)/python tools/lambda_requirements.py $(LOCK_ARGS)
 
 template: $(BIN)/imagegen $(SAM_VENV)/bin/sam  ## cfn-lint and sam validate --lint, offline
 	$(BIN)/cfn-lint infra/template.yaml

@@ -74,7 +74,7 @@ def test_requests_without_a_valid_token_never_reach_a_handler(client: Client) ->
     no_token = client.http.post("/api/icons/generate", json=ORIGINAL_ICON)
     assert no_token.status_code == 401 and no_token.json() == {"message": "Unauthorized"}
     forged = jwt.encode({"sub": "alice"}, "x" * 40, algorithm="HS256")
-    unsigned = jwt.encode({"sub": "alice"}, None, algorithm="none")
+    unsigned = jwt.encode({"sub": "alice"}, "", algorithm="none")  # pyjwt reads "" as no key
     for bad in (
         forged,
         unsigned,

@@ -9,7 +9,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 import openai
 import pytest
@@ -40,7 +40,12 @@ def _client(fake: FakeOpenAI, timeout: float = 5.0) -> openai.OpenAI:
     return openai.OpenAI(api_key=KEY, base_url=fake.base_url, timeout=timeout, max_retries=0)
 
 
-def _draw(fake: FakeOpenAI, model: str = "gpt-image-2", quality: str = "low", timeout: float = 5.0) -> Any:
+def _draw(
+    fake: FakeOpenAI,
+    model: str = "gpt-image-2",
+    quality: Literal["low", "medium", "high", "auto"] = "low",
+    timeout: float = 5.0,
+) -> Any:
     return _client(fake, timeout).images.generate(
         model=model, prompt="a lighthouse at dusk", size="1024x1024", quality=quality, n=1
     )
@@ -140,7 +145,7 @@ def test_a_scripted_timeout_outlasts_the_client_and_is_billed(fakes: list[FakeOp
 @pytest.mark.parametrize("model", current_models(TODAY))
 @pytest.mark.parametrize("quality", ["low", "auto"])
 def test_usage_follows_the_models_token_table_and_bills_its_price(
-    fakes: list[FakeOpenAI], model: str, quality: str
+    fakes: list[FakeOpenAI], model: str, quality: Literal["low", "auto"]
 ) -> None:
     fake = _start(fakes)
     answer = _draw(fake, model, quality)

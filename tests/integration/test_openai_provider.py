@@ -210,17 +210,17 @@ def test_in_the_worker_timeouts_are_billed_calls_on_the_item_job_and_stats_and_c
 
     fake.configure(timeout_seconds=0.6)
     fake.push("timeout", "timeout")
-    settings = {"openai_rate_limit_rpm": 6000, "openai_timeout_retries": 1}
+    settings: dict[str, Any] = {"openai_rate_limit_rpm": 6000, "openai_timeout_retries": 1}
     provider = OpenAIProvider(
         Settings(openai_base_url=fake.base_url, openai_timeout=0.3, **settings), KEY, max_retries=0
     )
     services = make_services(provider, **settings)
     caller = Caller(sub="alice")
     job_id = create_job(IconRequest(category="tools", quality="low"), caller, services).batch_id
-    message = services.queue.sent[0]  # type: ignore[attr-defined]
+    message = services.queue.sent[0]
     with pytest.raises(TransientGenerationError):
         run_item(message, 1, "r1", services)  # the first timeout: retried through the queue
-    assert services.queue.delays == [("r1", 2)]  # type: ignore[attr-defined]
+    assert services.queue.delays == [("r1", 2)]
     run_item(message, 2, "r2", services)  # the second: past OPENAI_TIMEOUT_RETRIES=1, the item ends
     result = job_result(job_id, caller, services)
     assert result.state == "failed" and result.billed_calls == 2 and result.items[0].billed_calls == 2
@@ -259,19 +259,19 @@ def test_bad_bytes_from_openai_are_never_stored(fake: FakeOpenAI, behaviour: str
     services = make_services(_provider(fake))
     caller = Caller(sub="alice")
     job_id = create_job(IconRequest(category="tools"), caller, services).batch_id
-    run_item(services.queue.sent[0], 1, "r", services)  # type: ignore[attr-defined]
+    run_item(services.queue.sent[0], 1, "r", services)
     result = job_result(job_id, caller, services)
     assert result.state == "failed" and result.items[0].error
-    assert services.images.objects == {}  # type: ignore[attr-defined]
+    assert services.images.objects == {}
 
 
 def test_metadata_records_usage_cost_and_request_id(fake: FakeOpenAI) -> None:
     services = make_services(_provider(fake))
     caller = Caller(sub="alice")
     job_id = create_job(IconRequest(category="tools", model="gpt-image-1-mini"), caller, services).batch_id
-    run_item(services.queue.sent[0], 1, "r", services)  # type: ignore[attr-defined]
+    run_item(services.queue.sent[0], 1, "r", services)
     key = job_result(job_id, caller, services).items[0].key.removesuffix(".png") + "_metadata.json"
-    metadata = json.loads(services.images.objects[key][0])  # type: ignore[attr-defined]
+    metadata = json.loads(services.images.objects[key][0])
     assert metadata["provider"] == "openai" and metadata["model"] == "gpt-image-1-mini"
     assert metadata["usage"]["output_tokens"] > 0 and metadata["cost_usd_estimate"] > 0
     assert metadata["cost_usd"] == cost_from_usage("gpt-image-1-mini", metadata["usage"])

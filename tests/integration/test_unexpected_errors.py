@@ -19,11 +19,8 @@ SECRET_DETAIL = "arn:aws:dynamodb:us-east-1:123456789012:table/imagegen-jobs-sec
 
 
 def _access_denied(*_: Any, **__: Any) -> None:
-    error = {
-        "Code": "AccessDeniedException",
-        "Message": f"not authorized to perform PutItem on {SECRET_DETAIL}",
-    }
-    raise ClientError({"Error": error}, "PutItem")
+    message = f"not authorized to perform PutItem on {SECRET_DETAIL}"
+    raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": message}}, "PutItem")
 
 
 def _bug(*_: Any, **__: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -259,7 +260,7 @@ class MemoryIdempotency(BasePersistenceLayer):
     """Powertools idempotency records in memory, with the DynamoDB layer's conditional put."""
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # Powertools leaves this __init__ unannotated
         self.records: dict[str, DataRecord] = {}
         self.lock = threading.Lock()
 
@@ -319,8 +320,19 @@ class Clock:
         return self.now
 
 
-def make_services(provider: Any = None, **settings: Any) -> Services:
-    services = Services(
+@dataclass
+class FakeServices(Services):
+    """Services on the in-memory fakes, typed as the fakes so tests can read what they hold."""
+
+    jobs: FakeJobs
+    images: FakeImages
+    queue: FakeQueue
+    limits: FakeLimits
+    cache: FakeCache
+
+
+def make_services(provider: Any = None, **settings: Any) -> FakeServices:
+    services = FakeServices(
         settings=Settings(retry_base_delay_seconds=2, **settings),
         jobs=FakeJobs(),
         images=FakeImages(),

@@ -10,7 +10,7 @@ from imagegen.logic.run_item import run_item
 from imagegen.models.domain import Caller, ItemMessage
 from imagegen.models.requests import BatchRequest, BlogImageRequest, IconRequest
 from imagegen.models.responses import JobAcceptedOut, JobResultOut
-from tests.unit.fakes import FakeQueue, make_services
+from tests.unit.fakes import FakeQueue, FakeServices, make_services
 
 ALICE, BOB = Caller(sub="alice"), Caller(sub="bob")
 
@@ -21,7 +21,7 @@ def _batch(categories: list[str], variations: int = 1) -> BatchRequest:
     )
 
 
-def _drain(services, queue: FakeQueue) -> None:  # type: ignore[no-untyped-def]
+def _drain(services: FakeServices, queue: FakeQueue) -> None:
     for message in list(queue.sent):
         run_item(message, 1, "receipt", services)
 
@@ -30,7 +30,7 @@ def test_batch_creates_one_item_and_one_message_per_category_and_variation() -> 
     services = make_services()
     accepted = create_job(_batch(["electronics", "tools", "automotive"], 2), ALICE, services)
     assert accepted.total == 6
-    assert len(services.queue.sent) == 6  # type: ignore[attr-defined]
+    assert len(services.queue.sent) == 6
     keys = {item.key for item in job_result(accepted.batch_id, ALICE, services).items}
     assert len(keys) == 6 and all(key.startswith("icons/") for key in keys)
 
@@ -52,7 +52,7 @@ def test_cancel_stops_queued_items_and_counts_still_add_up() -> None:
     services = make_services()
     job_id = create_job(_batch(["a", "b", "c", "d"]), ALICE, services).batch_id
     queue = services.queue
-    first = queue.sent[0]  # type: ignore[attr-defined]
+    first = queue.sent[0]
     run_item(first, 1, "r", services)  # one item finishes before the cancel
     status = cancel_job(job_id, ALICE, services)
     assert (status.counts.completed, status.counts.cancelled, status.counts.pending) == (1, 3, 0)
@@ -60,13 +60,13 @@ def test_cancel_stops_queued_items_and_counts_still_add_up() -> None:
     _drain(services, queue)  # the queued messages still arrive, and change nothing
     after = job_status(job_id, ALICE, services)
     assert (after.counts.completed, after.counts.cancelled, after.counts.failed) == (1, 3, 0)
-    assert len(services.images.objects) == 2  # type: ignore[attr-defined]  # one PNG + its metadata
+    assert len(services.images.objects) == 2  # one PNG + its metadata
 
 
 def test_cancelling_a_finished_job_is_a_conflict() -> None:
     services = make_services()
     job_id = create_job(_batch(["tools"]), ALICE, services).batch_id
-    _drain(services, services.queue)  # type: ignore[arg-type]
+    _drain(services, services.queue)
     with pytest.raises(JobFinishedError):
         cancel_job(job_id, ALICE, services)
 
@@ -98,12 +98,12 @@ def test_blog_image_with_a_taken_filename_is_refused_before_anything_is_queued()
     services = make_services()
     request = BlogImageRequest(prompt="a harbour", post_id="53", section_id="2", filename="hero")
     job_id = create_job(request, ALICE, services).batch_id
-    _drain(services, services.queue)  # type: ignore[arg-type]
+    _drain(services, services.queue)
     assert job_status(job_id, ALICE, services).state == "completed"
-    sent = len(services.queue.sent)  # type: ignore[attr-defined]
+    sent = len(services.queue.sent)
     with pytest.raises(ImageExistsError):
         create_job(request, BOB, services)
-    assert len(services.queue.sent) == sent  # type: ignore[attr-defined]
+    assert len(services.queue.sent) == sent
 
 
 def test_submit_without_wait_answers_accepted_and_with_wait_the_result() -> None:
@@ -115,11 +115,11 @@ def test_submit_without_wait_answers_accepted_and_with_wait_the_result() -> None
 
     class DrainingSleep:  # the worker finishes while the API waits
         def __call__(self, _: float) -> None:
-            _drain(services, services.queue)  # type: ignore[arg-type]
-            services.queue.sent.clear()  # type: ignore[attr-defined]
+            _drain(services, services.queue)
+            services.queue.sent.clear()
 
     services.sleep = DrainingSleep()
-    services.queue.sent.clear()  # type: ignore[attr-defined]
+    services.queue.sent.clear()
     outcome = submit(request, ALICE, 5, services)
     assert isinstance(outcome, JobResultOut) and outcome.state == "completed"
     assert outcome.items[0].image_url and outcome.items[0].image_url.endswith(".png")
@@ -133,8 +133,8 @@ def test_a_batch_submitted_with_a_wait_answers_its_result_once_every_item_ended(
 
         def __call__(self, _: float) -> None:
             self.calls += 1
-            _drain(services, services.queue)  # type: ignore[arg-type]
-            services.queue.sent.clear()  # type: ignore[attr-defined]
+            _drain(services, services.queue)
+            services.queue.sent.clear()
 
     services.sleep = sleep = DrainingSleep()
     outcome = submit(_batch(["tools", "toys"], variations=2), ALICE, 10, services)
@@ -167,4 +167,4 @@ def test_icon_size_defaults_to_openai_image_size() -> None:
 def test_messages_name_the_job_and_item() -> None:
     services = make_services()
     job_id = create_job(_batch(["tools", "toys"]), ALICE, services).batch_id
-    assert services.queue.sent == [ItemMessage(job_id=job_id, index=0), ItemMessage(job_id=job_id, index=1)]  # type: ignore[attr-defined]
+    assert services.queue.sent == [ItemMessage(job_id=job_id, index=0), ItemMessage(job_id=job_id, index=1)]

@@ -141,8 +141,10 @@ def test_transparent_icons_have_a_clear_background() -> None:
     data = PROVIDER.generate(_icon(width=256, height=256, background="transparent")).data
     with Image.open(io.BytesIO(data)) as image:
         assert image.mode == "RGBA"
-        assert image.getpixel((0, 0))[3] == 0  # a corner is fully transparent
-        assert image.getpixel((128, 128))[3] == 255  # the symbol is opaque
+        corner, centre = image.getpixel((0, 0)), image.getpixel((128, 128))
+        assert isinstance(corner, tuple) and isinstance(centre, tuple)  # RGBA: one value per band
+        assert corner[3] == 0  # a corner is fully transparent
+        assert centre[3] == 255  # the symbol is opaque
 
 
 def _badge_luminance(data: bytes) -> float:

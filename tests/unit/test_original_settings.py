@@ -84,10 +84,10 @@ def draw(
     services = dataclasses.replace(make_services(provider), settings=settings_from(environ))
     services.clock.now = datetime(2026, 11, 21, 12, tzinfo=UTC)  # type: ignore[attr-defined]
     job_id = create_job(request, ALICE, services).batch_id
-    run_item(services.queue.sent[0], 1, "r", services)  # type: ignore[attr-defined]
+    run_item(services.queue.sent[0], 1, "r", services)
     item = services.jobs.get_item(job_id, 0)
     assert item is not None and item.state == "completed", item
-    metadata = json.loads(services.images.objects[item.spec.metadata_key][0])  # type: ignore[attr-defined]
+    metadata = json.loads(services.images.objects[item.spec.metadata_key][0])
     assert len(provider.specs) == 1
     return metadata, provider.specs[0]
 
@@ -205,10 +205,10 @@ def test_standard_and_medium_are_one_image_in_the_cache_each_copy_saying_what_it
     provider = Recording()
     services = make_services(provider)
     first = create_job(IconRequest(category="tools", quality="medium"), ALICE, services)
-    run_item(services.queue.sent[0], 1, "r", services)  # type: ignore[attr-defined]
-    second = create_job(IconRequest(category="tools", quality="standard"), ALICE, services)  # type: ignore[arg-type]
+    run_item(services.queue.sent[0], 1, "r", services)
+    second = create_job(IconRequest(category="tools", quality="standard"), ALICE, services)
     assert second.state == "completed" and len(provider.specs) == 1  # answered from the cache
-    objects = services.images.objects  # type: ignore[attr-defined]
+    objects = services.images.objects
     metadata = {}
     for job in (first, second):
         item = services.jobs.get_item(job.batch_id, 0)

@@ -111,15 +111,15 @@ def test_metadata_records_the_final_prompt_template_version_style_and_colours() 
     services = make_services()
     request = IconRequest(category="Office_Supplies", style="vintage", color_scheme="warm_tones")
     job_id = create_job(request, ALICE, services).batch_id
-    run_item(services.queue.sent[0], 1, "r", services)  # type: ignore[attr-defined]
+    run_item(services.queue.sent[0], 1, "r", services)
     key = job_result(job_id, ALICE, services).items[0].key.removesuffix(".png") + "_metadata.json"
-    metadata = json.loads(services.images.objects[key][0])  # type: ignore[attr-defined]
+    metadata = json.loads(services.images.objects[key][0])
     assert metadata["template_version"] == templates.version()
     assert (metadata["style"], metadata["color_scheme"]) == ("vintage", "warm_tones")
     assert metadata["prompt"].startswith("A vintage stamp-style icon of Office_Supplies")
     blog = BlogImageRequest(prompt="A harbour", post_id="1", section_id="1", filename="h", template="hero")
     blog_job = create_job(blog, ALICE, services).batch_id
-    run_item(services.queue.sent[-1], 1, "r", services)  # type: ignore[attr-defined]
-    blog_meta = json.loads(services.images.objects["posts/1/sections/1/raw/h_metadata.json"][0])  # type: ignore[attr-defined]
+    run_item(services.queue.sent[-1], 1, "r", services)
+    blog_meta = json.loads(services.images.objects["posts/1/sections/1/raw/h_metadata.json"][0])
     assert blog_meta["user_prompt"] == "A harbour" and blog_meta["template_version"].endswith(":hero")
     assert job_result(blog_job, ALICE, services).state == "completed"

@@ -6,6 +6,7 @@ import functools
 import heapq
 import io
 import itertools
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -354,16 +355,16 @@ def test_the_offline_renderer_takes_no_slot() -> None:
     settings: Settings = services.settings
     assert settings.openai_rate_limit_rpm == 5
     create_job(BatchRequest(categories=["a", "b", "c"], size="1024x1024"), ALICE, services)
-    for message in services.queue.sent:  # type: ignore[attr-defined]
+    for message in services.queue.sent:
         run_item(message, 1, "r", services)
-    assert services.queue.requeued == [] and services.limits.limiters == {}  # type: ignore[attr-defined]
+    assert services.queue.requeued == [] and services.limits.limiters == {}
 
 
 def test_items_that_lose_every_race_for_the_schedule_come_back_in_a_second(clock: ManualClock) -> None:
     # Given a schedule row that other workers keep changing under this one's writes
     provider = LimitedProvider(clock)
     services = _services(provider, clock)
-    contended = services.limits.write_limiter
+    contended: Callable[[str, LimiterState, int], bool] = services.limits.write_limiter
     losses = {"left": 25}
 
     def write_limiter(name: str, state: LimiterState, expected_version: int) -> bool:

@@ -171,7 +171,7 @@ def test_a_request_no_model_can_serve_is_refused_before_anything_is_queued() -> 
     )
     with pytest.raises(InvalidRequestError, match="1024x1024"):
         create_job(request, ALICE, services)
-    assert services.queue.sent == [] and services.jobs.jobs == {}  # type: ignore[attr-defined]
+    assert services.queue.sent == [] and services.jobs.jobs == {}
 
 
 class ModelEcho:
@@ -195,10 +195,10 @@ def _at(services: object, day: date) -> None:
 def test_a_retired_model_is_served_and_the_mapping_recorded_in_the_metadata() -> None:
     services = make_services()
     job_id = create_job(IconRequest(category="tools", model="dall-e-3"), ALICE, services).batch_id
-    run_item(services.queue.sent[0], 1, "r", services)  # type: ignore[attr-defined]
+    run_item(services.queue.sent[0], 1, "r", services)
     item = services.jobs.get_item(job_id, 0)
     assert item is not None
-    metadata = json.loads(services.images.objects[item.spec.metadata_key][0])  # type: ignore[attr-defined]
+    metadata = json.loads(services.images.objects[item.spec.metadata_key][0])
     assert metadata["requested_model"] == "dall-e-3"
     assert item.spec.model == "gpt-image-2"
 
@@ -213,10 +213,10 @@ def test_requests_on_either_side_of_the_shutdown(day: date, drawn_by: str, reque
     job_id = create_job(
         IconRequest(category="tools", model="gpt-image-1.5", size="1024x1024"), ALICE, services
     ).batch_id
-    run_item(services.queue.sent[0], 1, "r", services)  # type: ignore[attr-defined]
+    run_item(services.queue.sent[0], 1, "r", services)
     item = services.jobs.get_item(job_id, 0)
     assert item is not None and item.spec.model == drawn_by
-    metadata = json.loads(services.images.objects[item.spec.metadata_key][0])  # type: ignore[attr-defined]
+    metadata = json.loads(services.images.objects[item.spec.metadata_key][0])
     assert (metadata["model"], metadata["requested_model"]) == (item.model, requested)
 
 
@@ -227,8 +227,8 @@ def test_an_item_queued_before_the_shutdown_and_drawn_after_it_goes_to_the_repla
         IconRequest(category="tools", model="gpt-image-1-mini", size="1024x1024"), ALICE, services
     ).batch_id
     _at(services, SHUTDOWN)  # the item waited in the queue past midnight
-    run_item(services.queue.sent[0], 1, "r", services)  # type: ignore[attr-defined]
+    run_item(services.queue.sent[0], 1, "r", services)
     item = services.jobs.get_item(job_id, 0)
     assert item is not None and item.state == "completed"
-    metadata = json.loads(services.images.objects[item.spec.metadata_key][0])  # type: ignore[attr-defined]
+    metadata = json.loads(services.images.objects[item.spec.metadata_key][0])
     assert (metadata["model"], metadata["requested_model"]) == ("gpt-image-2.6-flare", "gpt-image-1-mini")

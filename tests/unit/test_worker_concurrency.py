@@ -83,7 +83,7 @@ def test_the_records_of_one_event_run_at_once_and_only_the_failing_one_is_report
     assert answer["batchItemFailures"] == [{"itemIdentifier": f"m{broken}"}]
     assert job_status(job_id, ALICE, services).counts.completed == 4
     # And the broken one was put back for a retry after a backoff, as run_item does
-    assert [receipt for receipt, _ in services.queue.delays] == [f"r{broken}"]  # type: ignore[attr-defined]
+    assert [receipt for receipt, _ in services.queue.delays] == [f"r{broken}"]
 
 
 class CountingRenderer(ScriptedProvider):

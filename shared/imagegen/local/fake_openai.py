@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Self
 
 from PIL import Image
 
@@ -198,7 +198,7 @@ class FakeOpenAI:
         with self.lock:
             return list(self._ledger)
 
-    def start(self) -> FakeOpenAI:
+    def start(self) -> Self:
         # A short poll lets stop() return at once instead of after the default half second.
         serve = functools.partial(self.server.serve_forever, poll_interval=0.05)
         threading.Thread(target=serve, daemon=True, name="fake-openai").start()
@@ -416,89 +416,97 @@ class FakeOpenAI:
 
     # -- HTTP -----------------------------------------------------------------------------------
     def _handler(self) -> type[BaseHTTPRequestHandler]:
-        fake = self
+        owner = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-            wbufsize = -1
-
-            def log_message(self, *_: Any) -> None:
-                pass
-
-            def _body(self) -> Any:
-                length = int(self.headers.get("content-length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                return json.loads(raw) if raw else {}
-
-            def _send(self, status: int, headers: dict[str, str], payload: bytes) -> None:
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("content-length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-                self.wfile.flush()  # a client that hung up fails here, not silently in finish()
-
-            def do_GET(self) -> None:
-                if self.path == "/_fake/stats":
-                    self._send(200, JSON, json.dumps(fake.stats()).encode())
-                else:
-                    self._send(*_error(404, "Not found", "invalid_request_error", None))
-
-            def do_POST(self) -> None:
-                try:
-                    body = self._body()
-                except ValueError:
-                    self._send(
-                        *_error(
-                            400,
-                            "We could not parse the JSON body of your request.",
-                            "invalid_request_error",
-                            None,
-                        )
-                    )
-                    return
-                if self.path == "/v1/images/generations":
-                    self._generate(body)
-                elif self.path in ("/_fake/config", "/_fake/script"):
-                    self._control(body)
-                else:
-                    self._send(*_error(404, f"Invalid URL (POST {self.path})", "invalid_request_error", None))
-
-            def _control(self, body: Any) -> None:
-                try:
-                    if self.path == "/_fake/config":
-                        fake.configure(**body)
-                    else:
-                        fake.push(*body.get("next", []))
-                except (TypeError, ValueError) as bad:
-                    self._send(*_error(400, str(bad), "invalid_request_error", None))
-                    return
-                self._send(200, JSON, b"{}")
-
-            def _generate(self, body: Any) -> None:
-                headers = {name.lower(): value for name, value in self.headers.items()}
-                with fake.lock:
-                    fake.requests.append(body)
-                fake._serving(self.connection)
-                status, response_headers, payload = fake.generate(headers, body)
-                with fake.lock:
-                    fake.calls[str(status)] += 1
-                if fake._bill_abandoned():
-                    self.close_connection = True
-                    return
-                try:
-                    self._send(
-                        status,
-                        {"openai-processing-ms": "0", **fake.rate_headers(), **response_headers},
-                        payload,
-                    )
-                except (BrokenPipeError, ConnectionResetError):
-                    fake._bill_abandoned(write_failed=True)
-                    self.close_connection = True
+        class Handler(_FakeHandler):
+            fake = owner
 
         return Handler
+
+
+class _FakeHandler(BaseHTTPRequestHandler):
+    """The fake's HTTP side; each server subclasses it with its own `fake`."""
+
+    fake: FakeOpenAI
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    wbufsize = -1
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+    def _body(self) -> Any:
+        length = int(self.headers.get("content-length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        return json.loads(raw) if raw else {}
+
+    def _send(self, status: int, headers: dict[str, str], payload: bytes) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("content-length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+        self.wfile.flush()  # a client that hung up fails here, not silently in finish()
+
+    def do_GET(self) -> None:
+        if self.path == "/_fake/stats":
+            self._send(200, JSON, json.dumps(self.fake.stats()).encode())
+        else:
+            self._send(*_error(404, "Not found", "invalid_request_error", None))
+
+    def do_POST(self) -> None:
+        try:
+            body = self._body()
+        except ValueError:
+            self._send(
+                *_error(
+                    400,
+                    "We could not parse the JSON body of your request.",
+                    "invalid_request_error",
+                    None,
+                )
+            )
+            return
+        if self.path == "/v1/images/generations":
+            self._generate(body)
+        elif self.path in ("/_fake/config", "/_fake/script"):
+            self._control(body)
+        else:
+            self._send(*_error(404, f"Invalid URL (POST {self.path})", "invalid_request_error", None))
+
+    def _control(self, body: Any) -> None:
+        try:
+            if self.path == "/_fake/config":
+                self.fake.configure(**body)
+            else:
+                self.fake.push(*body.get("next", []))
+        except (TypeError, ValueError) as bad:
+            self._send(*_error(400, str(bad), "invalid_request_error", None))
+            return
+        self._send(200, JSON, b"{}")
+
+    def _generate(self, body: Any) -> None:
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        with self.fake.lock:
+            self.fake.requests.append(body)
+        self.fake._serving(self.connection)
+        status, response_headers, payload = self.fake.generate(headers, body)
+        with self.fake.lock:
+            self.fake.calls[str(status)] += 1
+        if self.fake._bill_abandoned():
+            self.close_connection = True
+            return
+        try:
+            self._send(
+                status,
+                {"openai-processing-ms": "0", **self.fake.rate_headers(), **response_headers},
+                payload,
+            )
+        except (BrokenPipeError, ConnectionResetError):
+            self.fake._bill_abandoned(write_failed=True)
+            self.close_connection = True
 
 
 class _QuietServer(ThreadingHTTPServer):

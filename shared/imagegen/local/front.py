@@ -23,12 +23,13 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import SplitResult, parse_qsl, urlsplit
 
 from imagegen.local.template import Route
 from imagegen.models.requests import MAX_BODY_BYTES
@@ -171,6 +172,69 @@ def _request_context(
     }
 
 
+class _Answered(Exception):
+    """The front has answered the request itself (an error, or a CORS preflight): nothing more to send."""
+
+
+def _joined(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Repeated names' values joined with commas, as API Gateway's payload 2.0 joins them."""
+    joined: dict[str, str] = {}
+    for name, value in pairs:
+        joined[name] = f"{joined[name]},{value}" if name in joined else value
+    return joined
+
+
+@dataclass(frozen=True)
+class _Routed:
+    """A request matched to a route: what the authorizer's and the function's events hold."""
+
+    method: str
+    route: Route
+    url: SplitResult
+    path_parameters: dict[str, str]
+    headers: dict[str, str]
+    query: dict[str, str]
+    context: dict[str, Any]
+
+    def authorizer_event(self, authorization: str) -> dict[str, Any]:
+        url = self.url
+        return {
+            "version": "2.0",
+            "type": "REQUEST",
+            "routeArn": f"arn:aws:execute-api:us-east-1:123456789012:local/$default/{self.method}{url.path}",
+            "identitySource": [authorization],
+            "routeKey": self.route.route_key,
+            "rawPath": url.path,
+            "rawQueryString": url.query,
+            "headers": self.headers,
+            "queryStringParameters": self.query or None,
+            "pathParameters": self.path_parameters or None,
+            "requestContext": self.context,
+        }
+
+    def function_event(self, authorizer_context: Any, raw_body: bytes) -> dict[str, Any]:
+        try:
+            text_body, is_base64 = raw_body.decode("utf-8"), False
+        except UnicodeDecodeError:
+            text_body, is_base64 = base64.b64encode(raw_body).decode(), True
+        event: dict[str, Any] = {
+            "version": "2.0",
+            "routeKey": self.route.route_key,
+            "rawPath": self.url.path,
+            "rawQueryString": self.url.query,
+            "headers": self.headers,
+            "requestContext": {**self.context, "authorizer": {"lambda": authorizer_context}},
+            "isBase64Encoded": is_base64,
+        }
+        if self.query:
+            event["queryStringParameters"] = self.query
+        if self.path_parameters:
+            event["pathParameters"] = self.path_parameters
+        if raw_body:
+            event["body"] = text_body
+        return event
+
+
 class ApiFront:
     """A threading HTTP server that routes to Lambda-like functions through an authorizer."""
 
@@ -248,93 +312,81 @@ class ApiFront:
         raw_body = self._read_body(http)
         if raw_body is None:
             return
-        method = http.command
-        origin = http.headers.get("origin")
-        if self.cors and method == "OPTIONS" and origin and http.headers.get("access-control-request-method"):
-            self._send_preflight(http, self.cors.preflight_headers(origin))
+        try:
+            cors = self._cors_headers(http)
+            request = self._routed(http, cors)
+            answer = self._authorized(http, request, cors)
+            event = request.function_event(answer.get("context", {}), raw_body)
+            response = self._invoke(http, request.route.function, event, cors)
+        except _Answered:
             return
-        cors = self.cors.response_headers(origin) if self.cors else {}
+        self._send_lambda_response(http, response, cors)
+
+    def _cors_headers(self, http: BaseHTTPRequestHandler) -> dict[str, str]:
+        """The CORS headers of the answer; a preflight is answered here, before any route or authorizer."""
+        if not self.cors:
+            return {}
+        origin = http.headers.get("origin")
+        if http.command == "OPTIONS" and origin and http.headers.get("access-control-request-method"):
+            self._send_preflight(http, self.cors.preflight_headers(origin))
+            raise _Answered
+        return self.cors.response_headers(origin)
+
+    def _routed(self, http: BaseHTTPRequestHandler, cors: dict[str, str]) -> _Routed:
+        """The request matched to its route, or _Answered with 400, 405 or 404."""
+        method = http.command
         if not _REQUEST_TARGET.fullmatch(http.path):
             message = "the URL holds a character that must be percent-encoded, or a % without two hex digits"
             self.refuse(http, HTTPStatus.BAD_REQUEST, message, cors)
-            return
+            raise _Answered
         allowed = sorted({route.method for route in self.routes})
         if method not in allowed:
             message = f"this API takes {' and '.join(allowed)} only"
             self.refuse(http, HTTPStatus.METHOD_NOT_ALLOWED, message, cors | {"allow": ", ".join(allowed)})
-            return
+            raise _Answered
         url = urlsplit(http.path)
         match = self._match(method, url.path)
         if match is None:
             self._send(http, 404, {"message": "Not Found"}, cors)
-            return
+            raise _Answered
         route, path_parameters = match
-        headers: dict[str, str] = {}
-        for name, value in http.headers.items():
-            key = name.lower()
-            headers[key] = f"{headers[key]},{value}" if key in headers else value
-        query: dict[str, str] = {}
-        for name, value in parse_qsl(url.query, keep_blank_values=True):
-            query[name] = f"{query[name]},{value}" if name in query else value
-        context = _request_context(method, url.path, route.route_key, http)
+        return _Routed(
+            method=method,
+            route=route,
+            url=url,
+            path_parameters=path_parameters,
+            headers=_joined((name.lower(), value) for name, value in http.headers.items()),
+            query=_joined(parse_qsl(url.query, keep_blank_values=True)),
+            context=_request_context(method, url.path, route.route_key, http),
+        )
 
-        authorization = headers.get("authorization")
+    def _authorized(
+        self, http: BaseHTTPRequestHandler, request: _Routed, cors: dict[str, str]
+    ) -> dict[str, Any]:
+        """The authorizer's answer (cached), or _Answered with 401 or 403 as API Gateway answers."""
+        authorization = request.headers.get("authorization")
         if not authorization:
             self._send(http, 401, {"message": "Unauthorized"}, cors)
-            return
-        answer = self.auth_cache.get(authorization)
+            raise _Answered
+        answer: dict[str, Any] | None = self.auth_cache.get(authorization)
         if answer is None:
-            auth_event = {
-                "version": "2.0",
-                "type": "REQUEST",
-                "routeArn": f"arn:aws:execute-api:us-east-1:123456789012:local/$default/{method}{url.path}",
-                "identitySource": [authorization],
-                "routeKey": route.route_key,
-                "rawPath": url.path,
-                "rawQueryString": url.query,
-                "headers": headers,
-                "queryStringParameters": query or None,
-                "pathParameters": path_parameters or None,
-                "requestContext": context,
-            }
-            try:
-                answer = self.invoke(self.authorizer, auth_event)
-            except Exception:
-                traceback.print_exc()  # as Lambda logs a function error
-                self._send(http, 500, {"message": "Internal Server Error"}, cors)
-                return
+            answer = self._invoke(http, self.authorizer, request.authorizer_event(authorization), cors)
             self.auth_cache.put(authorization, answer)
         if not answer.get("isAuthorized"):
             self._send(http, 403, {"message": "Forbidden"}, cors)
-            return
+            raise _Answered
+        return answer
 
-        text_body: str | None
+    def _invoke(
+        self, http: BaseHTTPRequestHandler, function: str, event: dict[str, Any], cors: dict[str, str]
+    ) -> Any:
+        """The function's result, or _Answered with API Gateway's 500 when it raised."""
         try:
-            text_body, is_base64 = raw_body.decode("utf-8"), False
-        except UnicodeDecodeError:
-            text_body, is_base64 = base64.b64encode(raw_body).decode(), True
-        event: dict[str, Any] = {
-            "version": "2.0",
-            "routeKey": route.route_key,
-            "rawPath": url.path,
-            "rawQueryString": url.query,
-            "headers": headers,
-            "requestContext": {**context, "authorizer": {"lambda": answer.get("context", {})}},
-            "isBase64Encoded": is_base64,
-        }
-        if query:
-            event["queryStringParameters"] = query
-        if path_parameters:
-            event["pathParameters"] = path_parameters
-        if raw_body:
-            event["body"] = text_body
-        try:
-            response = self.invoke(route.function, event)
+            return self.invoke(function, event)
         except Exception:
             traceback.print_exc()  # as Lambda logs a function error
             self._send(http, 500, {"message": "Internal Server Error"}, cors)
-            return
-        self._send_lambda_response(http, response, cors)
+            raise _Answered from None
 
     def _read_body(self, http: BaseHTTPRequestHandler) -> bytes | None:
         """The request's body, or None once a framing error is answered (the connection then closes:

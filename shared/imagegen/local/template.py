@@ -7,7 +7,9 @@ uses is supported, and anything else fails loudly.
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -181,28 +183,32 @@ class Template:
             resolved = {k: self.resolve(v) for k, v in value.items()}
             return {k: v for k, v in resolved.items() if v is not _NO_VALUE}
         ((fn, arg),) = value.items()
-        if fn == "Ref":
-            return self._ref(arg)
-        if fn == "Fn::GetAtt":
-            return self._get_att(arg[0], arg[1])
-        if fn == "Fn::Sub":
-            return re.sub(r"\$\{([^}]+)\}", lambda m: str(self._sub_var(m.group(1))), arg)
-        if fn == "Fn::Split":
-            return str(self.resolve(arg[1])).split(arg[0])
-        if fn == "Fn::If":
-            return self.resolve(arg[1] if self.condition(arg[0]) else arg[2])
-        if fn == "Fn::Not":
-            return not self.resolve(arg[0])
-        if fn == "Fn::Equals":  # CloudFormation compares the values as strings (a Number parameter's too)
-            return str(self.resolve(arg[0])) == str(self.resolve(arg[1]))
-        if fn == "Fn::FindInMap":
-            keys = [self.resolve(k) for k in arg]
-            return self.doc["Mappings"][keys[0]][str(keys[1])][keys[2]]
-        if fn == "Condition":
-            return self.condition(arg)
+        intrinsic = self._intrinsics.get(fn)
+        if intrinsic is not None:
+            return intrinsic(arg)
         if fn.startswith("Fn::"):
             raise NotImplementedError(f"the local stack cannot resolve {fn}")
         return {fn: self.resolve(arg)}
+
+    @functools.cached_property
+    def _intrinsics(self) -> dict[str, Callable[[Any], Any]]:
+        """The intrinsic functions the template uses, by name, each given its argument."""
+        return {
+            "Ref": self._ref,
+            "Fn::GetAtt": lambda arg: self._get_att(arg[0], arg[1]),
+            "Fn::Sub": lambda arg: re.sub(r"\$\{([^}]+)\}", lambda m: str(self._sub_var(m.group(1))), arg),
+            "Fn::Split": lambda arg: str(self.resolve(arg[1])).split(arg[0]),
+            "Fn::If": lambda arg: self.resolve(arg[1] if self.condition(arg[0]) else arg[2]),
+            "Fn::Not": lambda arg: not self.resolve(arg[0]),
+            # CloudFormation compares the values as strings (a Number parameter's too).
+            "Fn::Equals": lambda arg: str(self.resolve(arg[0])) == str(self.resolve(arg[1])),
+            "Fn::FindInMap": self._find_in_map,
+            "Condition": self.condition,
+        }
+
+    def _find_in_map(self, arg: list[Any]) -> Any:
+        keys = [self.resolve(k) for k in arg]
+        return self.doc["Mappings"][keys[0]][str(keys[1])][keys[2]]
 
     def _sub_var(self, name: str) -> Any:
         if "." in name:

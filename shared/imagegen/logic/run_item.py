@@ -249,15 +249,34 @@ def _produce(
     item: Item, job: Job, attempt: int, receipt_handle: str, services: Services, slot: Reservation | None
 ) -> str:
     """Call the provider and store the image, once per item (the caller holds the idempotency record)."""
-    jobs = services.jobs
-    if not jobs.start_item(item.job_id, item.index, services.clock(), slot.slot_at if slot else None):
+    if not services.jobs.start_item(
+        item.job_id, item.index, services.clock(), slot.slot_at if slot else None
+    ):
         close_job_if_done(item.job_id, services)  # it ended (e.g. cancelled, or a duplicate finished it)
         return "ended"
     started = time.perf_counter()
+    image = _call_provider(item, job, attempt, receipt_handle, services, slot, started)
+    if isinstance(image, str):  # the item failed for good
+        return image
+    return _keep(item, job, image, attempt, receipt_handle, services, started)
+
+
+def _call_provider(
+    item: Item,
+    job: Job,
+    attempt: int,
+    receipt_handle: str,
+    services: Services,
+    slot: Reservation | None,
+    started: float,
+) -> GeneratedImage | str:
+    """The provider's image, or the state the item ended in. Raises _WaitAgain when the item must take
+    a new slot, and a transient error (once counted) for the queue to deliver it again."""
+    jobs = services.jobs
     try:
         if slot is not None:
             _wait_for(slot, services)
-        image = services.provider.generate(item.spec)
+        return services.provider.generate(item.spec)
     except _WaitAgain:
         jobs.release_item(item.job_id, item.index)  # moved while it waited: it takes a new slot
         raise
@@ -270,13 +289,8 @@ def _produce(
             raise _WaitAgain from None
         return _failed(item, job, str(error), started, services)
     except ProviderCallLostError as error:
-        _, lost = _count_billed_call(item, job, services, lost=True, actual_usd=None)
-        cap = services.settings.openai_timeout_retries
-        if lost > cap:
-            reason = (
-                f"{error}; {lost} calls timed out or lost their connection and each may be billed: "
-                f"stopped after {cap} {'retry' if cap == 1 else 'retries'} (OPENAI_TIMEOUT_RETRIES)"
-            )
+        reason = _lost_call(item, job, error, services)
+        if reason is not None:
             return _failed(item, job, reason, started, services)
         _transient_failure(item, job, error, attempt, receipt_handle, services, started)
         raise
@@ -285,6 +299,30 @@ def _produce(
     except Exception as error:
         _transient_failure(item, job, error, attempt, receipt_handle, services, started)
         raise
+
+
+def _lost_call(item: Item, job: Job, error: ProviderCallLostError, services: Services) -> str | None:
+    """Count a call that may be billed; why the item fails once they pass OPENAI_TIMEOUT_RETRIES, or None."""
+    _, lost = _count_billed_call(item, job, services, lost=True, actual_usd=None)
+    cap = services.settings.openai_timeout_retries
+    if lost <= cap:
+        return None
+    return (
+        f"{error}; {lost} calls timed out or lost their connection and each may be billed: "
+        f"stopped after {cap} {'retry' if cap == 1 else 'retries'} (OPENAI_TIMEOUT_RETRIES)"
+    )
+
+
+def _keep(
+    item: Item,
+    job: Job,
+    image: GeneratedImage,
+    attempt: int,
+    receipt_handle: str,
+    services: Services,
+    started: float,
+) -> str:
+    """Count the drawn image's billed calls, store it with its metadata, and complete the item."""
     if image.billed_calls:
         billed, _ = _count_billed_call(item, job, services, lost=False, actual_usd=image.cost_usd)
         image = dataclasses.replace(image, billed_calls=billed)
@@ -297,7 +335,9 @@ def _produce(
     except Exception as error:
         _transient_failure(item, job, error, attempt, receipt_handle, services, started)
         raise
-    jobs.finish_item(item.job_id, item.index, ItemState.COMPLETED, services.clock(), model=image.model)
+    services.jobs.finish_item(
+        item.job_id, item.index, ItemState.COMPLETED, services.clock(), model=image.model
+    )
     usage.record_generation(
         services, job.owner, completed=True, milliseconds=_ms_since(started), model=image.model
     )

@@ -148,29 +148,38 @@ class OpenAIProvider:
             if _code(error) == "insufficient_quota":
                 raise ProviderQuotaExhaustedError("the OpenAI account has insufficient quota") from None
             return ProviderRateLimitedError("rate limited (429)", _retry_after(error))
-        if isinstance(error, openai.BadRequestError):
-            code = _code(error)
-            if code in REFUSAL_CODES:
-                raise PermanentGenerationError("refused by OpenAI's safety system") from None
-            raise PermanentGenerationError(f"OpenAI refused the request ({code or 'bad request'})") from None
-        if isinstance(error, openai.AuthenticationError | openai.PermissionDeniedError):
-            raise ProviderKeyError("OpenAI refused the API key") from None
-        if isinstance(error, openai.NotFoundError) and _code(error) == "model_not_found":
-            raise PermanentGenerationError(
-                f"OpenAI no longer serves {spec.model} (model_not_found)"
-            ) from None
         if isinstance(error, openai.InternalServerError):
             return TransientGenerationError(f"OpenAI server error ({error.status_code})")
         if isinstance(error, openai.APIConnectionError):
-            if not _sent(error):
-                return TransientGenerationError("could not reach OpenAI")
-            if isinstance(error, openai.APITimeoutError):
-                return ProviderCallLostError(f"OpenAI did not answer within {self.timeout(spec):.0f} s")
-            return ProviderCallLostError("the connection to OpenAI was lost during the call")
-        if isinstance(error, openai.APIStatusError):
-            raise PermanentGenerationError(f"OpenAI answered {error.status_code}") from None
-        raise PermanentGenerationError(f"OpenAI failed: {type(error).__name__}") from None
+            return self._connection_failure(error, spec)
+        raise _permanent_failure(error, spec) from None
+
+    def _connection_failure(
+        self, error: openai.APIConnectionError, spec: ImageSpec
+    ) -> TransientGenerationError:
+        # A request that left may have been drawn, and billed: it is a lost call, counted apart.
+        if not _sent(error):
+            return TransientGenerationError("could not reach OpenAI")
+        if isinstance(error, openai.APITimeoutError):
+            return ProviderCallLostError(f"OpenAI did not answer within {self.timeout(spec):.0f} s")
+        return ProviderCallLostError("the connection to OpenAI was lost during the call")
 
     @staticmethod
     def _attempt_delay(attempt: int) -> float:
         return float(min(MAX_BACKOFF_SECONDS, 0.5 * 2**attempt))
+
+
+def _permanent_failure(error: openai.APIError, spec: ImageSpec) -> PermanentGenerationError:
+    """What an error that retrying cannot mend means: a refusal, a bad key, a retired model."""
+    if isinstance(error, openai.BadRequestError):
+        code = _code(error)
+        if code in REFUSAL_CODES:
+            return PermanentGenerationError("refused by OpenAI's safety system")
+        return PermanentGenerationError(f"OpenAI refused the request ({code or 'bad request'})")
+    if isinstance(error, openai.AuthenticationError | openai.PermissionDeniedError):
+        return ProviderKeyError("OpenAI refused the API key")
+    if isinstance(error, openai.NotFoundError) and _code(error) == "model_not_found":
+        return PermanentGenerationError(f"OpenAI no longer serves {spec.model} (model_not_found)")
+    if isinstance(error, openai.APIStatusError):
+        return PermanentGenerationError(f"OpenAI answered {error.status_code}")
+    return PermanentGenerationError(f"OpenAI failed: {type(error).__name__}")
