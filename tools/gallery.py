@@ -9,6 +9,7 @@ from PIL import Image
 
 from imagegen.models.domain import ImageSpec
 from imagegen.providers.offline import OfflineProvider
+from imagegen.providers.registry import DEFAULT_MODEL
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 STYLES = ["minimal", "flat", "modern", "detailed", "vintage", "abstract", "realistic"]
@@ -29,6 +30,7 @@ def main() -> None:
         for column, style in enumerate(STYLES):
             spec = ImageSpec(
                 kind="icon",
+                model=DEFAULT_MODEL,
                 prompt=category,
                 width=512,
                 height=512,
@@ -45,7 +47,12 @@ def main() -> None:
             sheet.paste(icon, (column * CELL, row * CELL))
     sheet.save(DOCS / "gallery-icons.png", optimize=True)
     spec = ImageSpec(
-        kind="blog", prompt="A lighthouse over a stormy sea", width=1792, height=1024, key="k.png"
+        kind="blog",
+        model=DEFAULT_MODEL,
+        prompt="A lighthouse over a stormy sea",
+        width=1792,
+        height=1024,
+        key="k.png",
     )
     blog = Image.open(io.BytesIO(provider.generate(spec).data)).resize((896, 512), Image.Resampling.LANCZOS)
     blog.save(DOCS / "gallery-blog.png", optimize=True)
