@@ -4,6 +4,7 @@ What the API answers is made of these by imagegen.api.job_views."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -62,15 +63,17 @@ def job_items(job_id: str, caller: Caller, services: Services) -> JobItems:
 
 def wait_for_job(job_id: str, caller: Caller, seconds: float, services: Services) -> JobItems | None:
     """The job with its items once it ends, or None if it is still going after `seconds`."""
-    waited, pause = 0.0, 0.1
+    # By the clock, not by adding up the pauses: each turn also reads the table, and the answer must
+    # leave before API Gateway's 30 s timeout.
+    deadline, pause = time.monotonic() + seconds, 0.1
     while True:
         job = owned_job(job_id, caller, services)
         if job.state in TERMINAL_JOB_STATES:
             return job_items(job_id, caller, services)
-        if waited >= seconds:
+        left = deadline - time.monotonic()
+        if left <= 0:
             return None
-        services.sleep(pause)
-        waited += pause
+        services.sleep(min(pause, left))
         pause = min(pause * 1.5, 0.5)
 
 
