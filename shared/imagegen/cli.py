@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from imagegen.local import DEFAULT_PORT  # a constant: the stack itself (moto, boto3) loads only in `serve`
+
 if TYPE_CHECKING:  # the stack (moto, boto3) is imported only by the commands that run it
     from imagegen.local.stack import LocalStack
 
@@ -39,12 +41,12 @@ def serve_banner(stack: LocalStack) -> str:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from imagegen.local.stack import DEFAULT_PORT, LocalStack
+    from imagegen.local.stack import LocalStack
     from imagegen.local.state import StateInUse
 
     print("imagegen: starting the local stack (emulated AWS, functions, SQS event source) ...", flush=True)
     state_dir = None if args.in_memory else Path(args.state_dir)
-    stack = LocalStack(host=args.host, port=args.port or DEFAULT_PORT, state_dir=state_dir)
+    stack = LocalStack(host=args.host, port=args.port, state_dir=state_dir)
     try:
         stack.start()
     except OSError as error:
@@ -271,11 +273,11 @@ def build_parser() -> argparse.ArgumentParser:
         prog="imagegen", description="AI images for catalogue icons and blog posts."
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="run the local stack on http://127.0.0.1:3560")
+    serve = commands.add_parser("serve", help=f"run the local stack on http://127.0.0.1:{DEFAULT_PORT}")
     serve.add_argument(
         "--host", default="127.0.0.1", help="loopback address to listen on (default 127.0.0.1)"
     )
-    serve.add_argument("--port", type=int, default=3560, help="port (default 3560)")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
     serve.add_argument(
         "--state-dir",
         default=os.environ.get("LOCAL_STATE_DIR") or DEFAULT_STATE_DIR,  # noqa: TID251 - local tooling's option

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from imagegen.config import settings_from
+from imagegen.local import DEFAULT_PORT
 from imagegen.local.aws import FAKE_CREDENTIALS, EmulatedAws
 from imagegen.local.front import ApiFront
 from imagegen.local.lambdas import LambdaFunction
@@ -21,7 +22,6 @@ from imagegen.providers.factory import provider_name
 
 # A documented, local-only default: in AWS the secret comes from Secrets Manager.
 LOCAL_JWT_SECRET = "imagegen-local-development-secret-not-for-production"  # noqa: S105
-DEFAULT_PORT = 3560
 API_CONTAINERS = 8
 TEMPLATE_PARAMETERS = ("CORS_ALLOWED_ORIGINS", "WORKER_MAX_RECEIVES")
 WARM_WORKER_CONTAINERS = 2  # started with the stack, so the first items wait for no cold start
