@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -14,7 +13,7 @@ import pytest
 from imagegen.local.aws import FAKE_CREDENTIALS
 from imagegen.local.fake_openai import FakeOpenAI
 from imagegen.local.stack import LocalStack
-from tests.helpers import token
+from tests.helpers import clean_environ, token
 
 
 class Client:
@@ -64,9 +63,14 @@ class Client:
         return sum(int(value) for value in attributes.values())
 
 
+def stack_for(**environ: str) -> LocalStack:
+    """A stack (not started) on an ephemeral port whose functions see the template's values and
+    `environ`, never the shell's (LocalStack would default to this process's environment)."""
+    return LocalStack(port=0, environ=clean_environ(RETRY_BASE_DELAY_SECONDS="0", **environ))
+
+
 def start_stack(**environ: str) -> LocalStack:
-    base = {name: value for name, value in os.environ.items() if not name.startswith(("JWT_", "OPENAI_"))}
-    return LocalStack(port=0, environ={**base, "RETRY_BASE_DELAY_SECONDS": "0", **environ}).start()
+    return stack_for(**environ).start()
 
 
 @pytest.fixture(scope="module")

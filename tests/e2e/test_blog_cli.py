@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -12,22 +11,17 @@ from pathlib import Path
 import pytest
 
 from imagegen.local.fake_openai import FakeOpenAI
-from tests.helpers import png_size
+from tests.helpers import clean_environ, png_size
 
 pytestmark = pytest.mark.e2e
 IMAGEGEN = str(Path(sys.executable).parent / "imagegen")
 
 
 def run(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    base = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("OPENAI_", "IMAGE_PROVIDER"))
-    }
     return subprocess.run(
         [IMAGEGEN, *args],
         cwd=cwd,
-        env={**base, **env},
+        env=clean_environ(env),
         capture_output=True,
         text=True,
         timeout=120,

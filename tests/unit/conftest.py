@@ -8,29 +8,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from pydantic import AliasChoices, AliasPath
 
-from imagegen.config import Settings, get_settings
+from imagegen.config import get_settings
 from imagegen.logic.services import default_services
-
-
-def _settings_variables() -> frozenset[str]:
-    """The environment variables Settings reads, from its fields: a new setting is covered unlisted."""
-    prefix = Settings.model_config.get("env_prefix", "")
-    names: set[str] = set()
-    for field_name, field in Settings.model_fields.items():
-        alias = field.validation_alias
-        choices = alias.choices if isinstance(alias, AliasChoices) else [alias] if alias else []
-        for choice in choices:
-            path = choice.path if isinstance(choice, AliasPath) else [choice]
-            if isinstance(path[0], str):
-                names.add(path[0])
-        if not choices:  # pydantic-settings adds the prefix only to names it derives itself
-            names.add(f"{prefix}{field.alias or field_name}")
-    return frozenset(name.upper() for name in names)  # Settings matches names case-insensitively
-
-
-SETTINGS_VARIABLES = _settings_variables()
+from tests.helpers import configures_the_service
 
 
 @pytest.fixture(autouse=True)
@@ -45,9 +26,10 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(autouse=True)
 def _no_shell_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """A variable exported in the developer's shell (OPENAI_MODEL, CACHE_ENABLED, POWERTOOLS_*) cannot
-    change a result: each test starts from the documented defaults, with no settings cached."""
+    change a result, nor one a test module set at import: each test starts from the documented
+    defaults, with no settings cached (tests/conftest.py dropped the shell's at start)."""
     for variable in list(os.environ):
-        if variable.upper() in SETTINGS_VARIABLES or variable.upper().startswith("POWERTOOLS_"):
+        if configures_the_service(variable):
             monkeypatch.delenv(variable)
     get_settings.cache_clear()
     default_services.cache_clear()

@@ -81,6 +81,35 @@ def test_malformed_headers_are_refused(header: str | None) -> None:
         verify_token(header, SETTINGS)
 
 
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "bearer {}",
+        "BEARER {}",
+        "Bearer  {}",
+        "Bearer\t{}",
+        "Bearer {} ",
+        " Bearer {}",
+        "Bearer {} junk",
+        "{}",
+    ],
+    ids=[
+        "lower",
+        "upper",
+        "two-spaces",
+        "tab",
+        "trailing-space",
+        "leading-space",
+        "trailing-text",
+        "no-scheme",
+    ],
+)
+def test_a_valid_token_is_read_in_one_spelling_only(spelling: str) -> None:
+    assert verify_token(f"Bearer {token('alice')}", SETTINGS).sub == "alice"
+    with pytest.raises(TokenRejected):
+        verify_token(spelling.format(token("alice")), SETTINGS)
+
+
 def test_authorize_answers_simple_responses_and_never_echoes_the_token(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from typing import Any
 
@@ -17,6 +18,10 @@ TIME_CLAIMS = ("exp", "iat", "nbf")
 HMAC_ALGORITHMS = ["HS256"]
 ASYMMETRIC_ALGORITHMS = ["RS256", "ES256"]
 LEEWAY_SECONDS = 30
+# One spelling only: the scheme as written, one space, a compact JWS (three base64url segments).
+# Variants (lower case, two spaces, trailing text) would be other identity-source values, each
+# cached apart by API Gateway, and a parser that tolerates them is one more thing to audit.
+BEARER = re.compile(r"Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)")
 
 
 class TokenRejected(Exception):
@@ -52,16 +57,20 @@ def _check_time_claims(claims: dict[str, Any]) -> None:
 
 def verify_token(authorization: str | None, settings: Settings) -> Caller:
     """The caller a `Bearer <jwt>` header proves, or TokenRejected."""
-    if not authorization or not authorization.startswith("Bearer "):
+    bearer = BEARER.fullmatch(authorization or "")
+    if bearer is None:
         raise TokenRejected("missing bearer token")
-    token = authorization.removeprefix("Bearer ").strip()
+    token = bearer.group(1)
     key: Any
     if settings.jwt_jwks_url:
-        algorithms = ASYMMETRIC_ALGORITHMS
         try:
-            key = _jwks_client(settings.jwt_jwks_url).get_signing_key_from_jwt(token).key
+            signing_key = _jwks_client(settings.jwt_jwks_url).get_signing_key_from_jwt(token)
         except jwt.PyJWTError as error:
             raise TokenRejected(f"no signing key for token ({type(error).__name__})") from None
+        # The key's own algorithm, not the token's header: an ES256 token naming an RSA key's kid
+        # would otherwise reach pyjwt's RSA verifier with an EC signature, and raise a TypeError.
+        algorithms = [name for name in ASYMMETRIC_ALGORITHMS if name == signing_key.algorithm_name]
+        key = signing_key.key
     else:
         algorithms, key = HMAC_ALGORITHMS, _hmac_secret(settings)
     try:
