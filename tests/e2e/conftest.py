@@ -66,7 +66,7 @@ class Client:
 def stack_for(**environ: str) -> LocalStack:
     """A stack (not started) on an ephemeral port whose functions see the template's values and
     `environ`, never the shell's (LocalStack would default to this process's environment)."""
-    return LocalStack(port=0, environ=clean_environ(RETRY_BASE_DELAY_SECONDS="0", **environ))
+    return LocalStack(port=0, environ=clean_environ({"RETRY_BASE_DELAY_SECONDS": "0", **environ}))
 
 
 def start_stack(**environ: str) -> LocalStack:

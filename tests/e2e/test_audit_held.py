@@ -100,10 +100,15 @@ def _valid(secret: bytes, **changes: Any) -> str:
 
 # alg none in every spelling, unsigned and with a signature that would verify under HS256.
 for _alg in ("none", "None", "NONE", "nOnE"):
-    attack(f"alg-{_alg}-unsigned")(
-        lambda _s, alg=_alg: _bearer(f"{_segment({'alg': alg, 'typ': 'JWT'})}.{_segment(_claims())}.")
-    )
-    attack(f"alg-{_alg}-signed")(lambda s, alg=_alg: _bearer(_hmac_token({"alg": alg}, _claims(), s)))
+
+    def _unsigned(_s: bytes, alg: str = _alg) -> Attempt:
+        return _bearer(f"{_segment({'alg': alg, 'typ': 'JWT'})}.{_segment(_claims())}.")
+
+    def _signed(s: bytes, alg: str = _alg) -> Attempt:
+        return _bearer(_hmac_token({"alg": alg}, _claims(), s))
+
+    attack(f"alg-{_alg}-unsigned")(_unsigned)
+    attack(f"alg-{_alg}-signed")(_signed)
 attack("alg-none-two-segments")(lambda _s: _bearer(f"{_segment({'alg': 'none'})}.{_segment(_claims())}"))
 attack("alg-empty")(lambda s: _bearer(_hmac_token({"alg": ""}, _claims(), s)))
 attack("alg-missing")(lambda s: _bearer(_hmac_token({"typ": "JWT"}, _claims(), s)))
@@ -113,9 +118,11 @@ attack("alg-HS384-swap")(lambda s: _bearer(_hmac_token({"alg": "HS384"}, _claims
 attack("alg-HS512-swap")(lambda s: _bearer(_hmac_token({"alg": "HS512"}, _claims(), s, hashlib.sha512)))
 # Asymmetric headers over an HMAC of the secret (key confusion), or a real signature by another key.
 for _alg in ("RS256", "ES256", "PS256", "EdDSA"):
-    attack(f"{_alg}-header-hmac-over-secret")(
-        lambda s, alg=_alg: _bearer(_hmac_token({"alg": alg}, _claims(), s))
-    )
+
+    def _confused(s: bytes, alg: str = _alg) -> Attempt:
+        return _bearer(_hmac_token({"alg": alg}, _claims(), s))
+
+    attack(f"{_alg}-header-hmac-over-secret")(_confused)
 attack("RS256-signed-by-attacker")(lambda _s: _bearer(jwt.encode(_claims(), ATTACKER_KEY, algorithm="RS256")))
 # Injected key headers: the attacker's key or secret, and a header saying where to find it.
 attack("jku-attacker-jwks")(
@@ -162,9 +169,11 @@ for _kid, _key in {
     "x' UNION SELECT 'attacker' -- ": b"attacker",
     "$(id)": ATTACKER_SECRET.encode(),
 }.items():
-    attack(f"kid-{_kid.strip()[:24]}")(
-        lambda _s, kid=_kid, key=_key: _bearer(_hmac_token({"alg": "HS256", "kid": kid}, _claims(), key))
-    )
+
+    def _kid_injected(_s: bytes, kid: str = _kid, key: bytes = _key) -> Attempt:
+        return _bearer(_hmac_token({"alg": "HS256", "kid": kid}, _claims(), key))
+
+    attack(f"kid-{_kid.strip()[:24]}")(_kid_injected)
 # Wrong or broken signatures.
 attack("hs256-attacker-secret")(lambda _s: _bearer(_valid(ATTACKER_SECRET.encode())))
 attack("hs256-empty-secret")(lambda _s: _bearer(_valid(b"")))
@@ -177,8 +186,12 @@ attack("claims-swapped-after-signing")(
 )
 # Missing claims, and claims of the wrong type or value (correctly signed: only the claims are wrong).
 for _claim in ("sub", "exp", "iat", "iss", "aud"):
-    attack(f"missing-{_claim}")(lambda s, claim=_claim: _bearer(_valid(s, **{claim: None})))
-for _name, _changes in {
+
+    def _missing(s: bytes, claim: str = _claim) -> Attempt:
+        return _bearer(_valid(s, **{claim: None}))
+
+    attack(f"missing-{_claim}")(_missing)
+_WRONG_CLAIMS: dict[str, dict[str, Any]] = {
     "sub-number": {"sub": 12345},
     "sub-empty": {"sub": ""},
     "sub-list": {"sub": [ALICE]},
@@ -202,11 +215,20 @@ for _name, _changes in {
     "aud-list-of-wrong": {"aud": ["evil", "imagegen-evil"]},
     "aud-empty": {"aud": ""},
     "aud-number": {"aud": 1},
-}.items():
-    attack(_name)(lambda s, changes=_changes: _bearer(_valid(s, **changes)))
+}
+for _name, _changes in _WRONG_CLAIMS.items():
+
+    def _wrong_claims(s: bytes, changes: dict[str, Any] = _changes) -> Attempt:
+        return _bearer(_valid(s, **changes))
+
+    attack(_name)(_wrong_claims)
 # Tokens where the API does not read them, and headers of the wrong shape.
 for _param in ("access_token", "token", "jwt", "id_token", "authorization"):
-    attack(f"query-{_param}")(lambda s, param=_param: Attempt(query=f"{param}={quote(_valid(s))}"))
+
+    def _in_query(s: bytes, param: str = _param) -> Attempt:
+        return Attempt(query=f"{param}={quote(_valid(s))}")
+
+    attack(f"query-{_param}")(_in_query)
 attack("query-bearer-with-bad-header")(
     lambda s: Attempt(
         authorization=f"Bearer {_valid(ATTACKER_SECRET.encode())}", query=f"access_token={_valid(s)}"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import signal
 import socket
 import sqlite3
@@ -20,7 +19,7 @@ import pytest
 
 from imagegen.local.stack import LOCAL_JWT_SECRET
 from imagegen.local.state import STATE_FILE
-from tests.helpers import token
+from tests.helpers import clean_environ, token
 
 pytestmark = pytest.mark.e2e
 
@@ -46,8 +45,7 @@ class Served:
 
     def __init__(self, state_dir: Path, log: Path) -> None:
         self.state_dir, self.log, self.port = state_dir, log, _free_port()
-        env = {name: os.environ[name] for name in ("PATH", "HOME", "LANG") if name in os.environ}
-        env["RETRY_BASE_DELAY_SECONDS"] = "0"
+        env = clean_environ(RETRY_BASE_DELAY_SECONDS="0")
         command = [sys.executable, "-m", "imagegen.cli", "serve", "--port", str(self.port)]
         with log.open("ab") as out:
             self.process = subprocess.Popen(
@@ -186,7 +184,7 @@ def test_a_stopped_stack_comes_back_with_its_batches_images_listing_and_stats(
 
 
 def _a_second_stack_on_the_folder_is_refused(state_dir: Path) -> None:
-    env = {name: os.environ[name] for name in ("PATH", "HOME") if name in os.environ}
+    env = clean_environ()
     port = str(_free_port())
     second = subprocess.run(
         [sys.executable, "-m", "imagegen.cli", "serve", "--port", port, "--state-dir", str(state_dir)],
