@@ -17,7 +17,7 @@ import hmac
 import http.client
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -27,7 +27,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from imagegen.local.stack import LocalStack
-from tests.e2e.conftest import Client, start_stack
+from tests.e2e.conftest import Client
 
 pytestmark = pytest.mark.e2e
 
@@ -35,15 +35,6 @@ ALICE, BOB = "alice-audit", "bob-audit"
 ISSUER = AUDIENCE = "imagegen"  # the local stack's defaults
 ATTACKER_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 ATTACKER_SECRET = "attacker-chosen-secret-that-is-long-enough"
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[Client]:
-    stack = start_stack()
-    try:
-        yield Client(stack)
-    finally:
-        stack.stop()
 
 
 def _b64(data: bytes) -> str:
