@@ -3,6 +3,8 @@ batches, through the real handlers on moto."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -125,20 +127,30 @@ def test_another_user_gets_404_on_every_neutral_route(deployed: Deployed) -> Non
 
 class RecordingSleep:
     """Stands in for time.sleep in the API function: nothing drains the queue here, so the waits it
-    is asked for add up to the whole wait the handler chose, without the test sleeping for it."""
+    is asked for add up to the whole wait the handler chose, without the test sleeping for it. Its
+    clock moves only when it sleeps, so the handler's deadline is the sleeps it asked for."""
 
     def __init__(self) -> None:
-        self.total = 0.0
+        self.total = 0.0  # seconds slept
+        self.elapsed = 0.0  # seconds passed: the sleeps, and what reading the clock stands for
+        self.per_look = 0.0
 
     def __call__(self, seconds: float) -> None:
         self.total += seconds
+        self.elapsed += seconds
+
+    def monotonic(self) -> float:
+        self.elapsed += self.per_look
+        return self.elapsed
 
 
 @pytest.fixture
-def sleep(deployed: Deployed) -> RecordingSleep:
+def sleep(deployed: Deployed) -> Iterator[RecordingSleep]:
     recorder = RecordingSleep()
-    default_services().sleep = recorder  # the same cached services the handlers use
-    return recorder
+    services = default_services()  # the same cached services the handlers use
+    services.sleep, services.monotonic = recorder, recorder.monotonic
+    yield recorder
+    services.sleep, services.monotonic = time.sleep, time.monotonic
 
 
 def _start_batch(deployed: Deployed, prefer: str) -> tuple[int, dict[str, str], Any]:
@@ -162,6 +174,16 @@ def test_a_batch_wait_shorter_than_the_cap_is_honoured_as_asked(
     code, headers, _ = _start_batch(deployed, "respond-async, wait=3")
     assert code == 202 and headers["Preference-Applied"] == "wait=3"
     assert 3 <= sleep.total < 3.6
+
+
+def test_a_wait_ends_by_its_deadline_when_each_look_at_the_job_takes_time(
+    deployed: Deployed, sleep: RecordingSleep
+) -> None:
+    sleep.per_look = 0.4  # a slow table: each turn costs as much as a pause, or more
+    code, headers, _ = _start_batch(deployed, "wait=10")
+    assert code == 202 and headers["Preference-Applied"] == "wait=10"
+    assert 10 <= sleep.elapsed < 11  # not 10 s of pauses plus every turn's reading time
+    assert sleep.total < 8
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,6 @@ What the API answers is made of these by imagegen.api.job_views."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -65,12 +64,12 @@ def wait_for_job(job_id: str, caller: Caller, seconds: float, services: Services
     """The job with its items once it ends, or None if it is still going after `seconds`."""
     # By the clock, not by adding up the pauses: each turn also reads the table, and the answer must
     # leave before API Gateway's 30 s timeout.
-    deadline, pause = time.monotonic() + seconds, 0.1
+    deadline, pause = services.monotonic() + seconds, 0.1
     while True:
         job = owned_job(job_id, caller, services)
         if job.state in TERMINAL_JOB_STATES:
             return job_items(job_id, caller, services)
-        left = deadline - time.monotonic()
+        left = deadline - services.monotonic()
         if left <= 0:
             return None
         services.sleep(min(pause, left))

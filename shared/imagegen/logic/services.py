@@ -96,6 +96,7 @@ class Services:
     provider_factory: Callable[[], Provider]
     clock: Callable[[], datetime] = _utc_now
     sleep: Callable[[float], None] = time.sleep
+    monotonic: Callable[[], float] = time.monotonic  # for deadlines: what `sleep` lets pass
     idempotency_config: IdempotencyConfig = field(
         default_factory=lambda: IdempotencyConfig(expires_after_seconds=IDEMPOTENCY_SECONDS)
     )
