@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime
 
 import boto3
 import pytest
 
 from imagegen.local.lambdas import LocalContext
 from imagegen.local.poller import sqs_event
+from imagegen.logic.services import default_services
+from imagegen.models.domain import EVERYONE, ItemState, UsageChange
 from tests.integration.conftest import Deployed
 
 ICON = {"category": "garden tools", "size": "1024x1024", "style": "flat"}
@@ -131,3 +134,24 @@ def test_the_same_record_delivered_to_two_workers_at_once_stores_one_object(depl
         path_parameters={"batch_id": accepted["batch_id"]},
     )
     assert status["counts"]["completed"] == 1 and status["state"] == "completed"
+
+
+def test_an_item_is_ended_counted_on_its_job_and_in_the_stats_in_one_transaction(deployed: Deployed) -> None:
+    # Given a queued item, when the worker ends it with its usage, then item, job and stats change
+    # together; a second end (a duplicate delivery) changes none of them, the stats included.
+    code, _, accepted = deployed.call(
+        "batch", "POST", "/api/icons/generate/batch", body={"categories": ["tools"]}
+    )
+    assert code == 202
+    services = default_services()
+    job_id, now = accepted["batch_id"], datetime.now(UTC)
+    counted = UsageChange("alice", {"generations": 1, "completed": 1, "images#offline": 1})
+    before = services.limits.usage("alice").get("completed", 0)
+    assert services.jobs.finish_item(job_id, 0, ItemState.COMPLETED, now, usage=counted)
+    assert not services.jobs.finish_item(job_id, 0, ItemState.COMPLETED, now, usage=counted)
+    assert services.limits.usage("alice")["completed"] == before + 1
+    assert services.limits.usage(EVERYONE)["images#offline"] >= 1
+    job = services.jobs.get_job(job_id)
+    assert job is not None and job.counts.completed == 1
+    item = services.jobs.get_item(job_id, 0)
+    assert item is not None and item.state == ItemState.COMPLETED

@@ -27,16 +27,18 @@ from imagegen.models.domain import (
     JobState,
     LimiterState,
     Reservation,
+    UsageChange,
 )
 from imagegen.providers.base import GeneratedImage
 from imagegen.providers.offline import OfflineProvider
 
 
 class FakeJobs:
-    def __init__(self) -> None:
+    def __init__(self, stats: FakeLimits | None = None) -> None:
         self.jobs: dict[str, Job] = {}
         self.items: dict[tuple[str, int], Item] = {}
         self.lock = threading.Lock()
+        self.stats = stats  # where an item's end counts its usage, in the same step (a transaction)
 
     def create(self, job: Job, items: list[Item], expires_at: int) -> None:
         self.jobs[job.job_id] = job.model_copy(deep=True)
@@ -96,6 +98,7 @@ class FakeJobs:
         error: str | None = None,
         model: str | None = None,
         only_if_queued: bool = False,
+        usage: UsageChange | None = None,
     ) -> bool:
         with self.lock:
             item = self.items[(job_id, index)]
@@ -105,6 +108,9 @@ class FakeJobs:
             item.state, item.error, item.model, item.finished_at = state, error, model, now
             counts = self.jobs[job_id].counts
             setattr(counts, state.value, getattr(counts, state.value) + 1)
+            if usage is not None:
+                assert self.stats is not None, "FakeJobs(stats=...) to count usage"
+                self.stats.add_usage(usage.owner, usage.counters)
             return True
 
     def hold_slot(self, job_id: str, index: int, reservation: Reservation) -> None:
@@ -332,12 +338,13 @@ class FakeServices(Services):
 
 
 def make_services(provider: Any = None, **settings: Any) -> FakeServices:
+    limits = FakeLimits()
     services = FakeServices(
         settings=Settings(retry_base_delay_seconds=2, **settings),
-        jobs=FakeJobs(),
+        jobs=FakeJobs(stats=limits),
         images=FakeImages(),
         queue=FakeQueue(),
-        limits=FakeLimits(),
+        limits=limits,
         cache=FakeCache(),
         idempotency=MemoryIdempotency(),
         provider_factory=lambda: provider or ScriptedProvider(),

@@ -11,7 +11,8 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from imagegen.dal.clients import batch_write, client
-from imagegen.models.domain import Counts, ImageSpec, Item, ItemState, Job, JobState, Reservation
+from imagegen.dal.limits_table import usage_updates
+from imagegen.models.domain import Counts, ImageSpec, Item, ItemState, Job, JobState, Reservation, UsageChange
 
 OWNER_INDEX = "owner-index"
 _ser = TypeSerializer()
@@ -93,8 +94,9 @@ def _is_condition_failure(error: ClientError) -> bool:
 class JobsTable:
     """Jobs and their items, with every state change a conditional write."""
 
-    def __init__(self, table_name: str) -> None:
-        self.table_name = table_name
+    def __init__(self, table_name: str, stats_table_name: str = "") -> None:
+        """`stats_table_name`: the limits table, whose stats rows an item's end counts in."""
+        self.table_name, self.stats_table_name = table_name, stats_table_name
 
     @property
     def _db(self) -> Any:
@@ -284,8 +286,10 @@ class JobsTable:
         error: str | None = None,
         model: str | None = None,
         only_if_queued: bool = False,
+        usage: UsageChange | None = None,
     ) -> bool:
-        """End an item and count it on its job in one transaction: a second call changes nothing."""
+        """End an item and count it on its job, and in its owner's stats when `usage` is given, in
+        one transaction: a second call changes nothing, and a crash cannot count it half."""
         counter = {
             ItemState.COMPLETED: "completed",
             ItemState.FAILED: "failed",
@@ -317,7 +321,9 @@ class JobsTable:
             "ExpressionAttributeValues": _values(one=1, now=now.isoformat()),
         }
         try:
-            self._db.transact_write_items(TransactItems=[{"Update": item_update}, {"Update": job_update}])
+            stats = usage_updates(self.stats_table_name, usage) if usage else []
+            updates = [item_update, job_update, *stats]
+            self._db.transact_write_items(TransactItems=[{"Update": update} for update in updates])
         except ClientError as failure:
             if _is_condition_failure(failure):
                 return False

@@ -11,7 +11,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
 from imagegen.dal.clients import client
-from imagegen.models.domain import EVERYONE, LimiterState
+from imagegen.models.domain import EVERYONE, LimiterState, UsageChange
 
 _de = TypeDeserializer()
 _LIMITER_FIELDS = ("tat", "factor", "factor_at", "cooldown_until", "paused_until")
@@ -119,20 +119,8 @@ class LimitsTable:
     # -- usage stats ------------------------------------------------------------------------
     def add_usage(self, owner: str, counters: dict[str, float]) -> None:
         """Add to the owner's counters and to everyone's (attribute names are the counter names)."""
-        counters = {name: value for name, value in counters.items() if value}
-        if not counters:
-            return
-        names = {f"#c{n}": name for n, name in enumerate(counters)}
-        values = {f":c{n}": _number(value) for n, value in enumerate(counters.values())}
-        expression = "ADD " + ", ".join(f"#c{n} :c{n}" for n in range(len(counters)))
-        for who in {owner, EVERYONE}:
-            self._db.update_item(
-                TableName=self.table_name,
-                Key={"pk": {"S": f"STATS#{who}"}},
-                UpdateExpression=expression,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
+        for update in usage_updates(self.table_name, UsageChange(owner, counters)):
+            self._db.update_item(**update)
 
     def usage(self, owner: str) -> dict[str, float]:
         """The owner's counters (EVERYONE for the whole service)."""
@@ -141,3 +129,24 @@ class LimitsTable:
         )
         row = answer.get("Item", {})
         return {name: float(_de.deserialize(value)) for name, value in row.items() if name != "pk"}
+
+
+def usage_updates(table_name: str, change: UsageChange) -> list[dict[str, Any]]:
+    """The UpdateItem requests that add `change` to the owner's stats row and to everyone's; the
+    jobs table puts them in the transaction that ends an item, so an image is counted once."""
+    counters = {name: value for name, value in change.counters.items() if value}
+    if not counters:
+        return []
+    names = {f"#c{n}": name for n, name in enumerate(counters)}
+    values = {f":c{n}": _number(value) for n, value in enumerate(counters.values())}
+    expression = "ADD " + ", ".join(f"#c{n} :c{n}" for n in range(len(counters)))
+    return [
+        {
+            "TableName": table_name,
+            "Key": {"pk": {"S": f"STATS#{who}"}},
+            "UpdateExpression": expression,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+        for who in sorted({change.owner, EVERYONE})
+    ]

@@ -48,6 +48,7 @@ from imagegen.models.domain import (
     ItemState,
     Job,
     Reservation,
+    UsageChange,
 )
 from imagegen.providers.base import GeneratedImage
 from imagegen.providers.prices import estimate_image_cost
@@ -223,10 +224,22 @@ def _end_paused(item: Item, job: Job, name: str, services: Services) -> None:
 
 
 def _end(
-    item: Item, job: Job | None, state: ItemState, services: Services, *, error: str | None = None
+    item: Item,
+    job: Job | None,
+    state: ItemState,
+    services: Services,
+    *,
+    error: str | None = None,
+    counted: UsageChange | None = None,
 ) -> None:
-    """End an item that will not be drawn, giving back its place in the owner's daily quota."""
-    if services.jobs.finish_item(item.job_id, item.index, state, services.clock(), error=error) and job:
+    """End an item without an image, giving back its place in the owner's daily quota; `counted`:
+    a generation that failed for good, counted in the stats with the item's end, at once."""
+    ended = services.jobs.finish_item(
+        item.job_id, item.index, state, services.clock(), error=error, usage=counted
+    )
+    if ended and counted:
+        usage.generation_counted(counted)
+    if ended and job:
         release_images(job.owner, job.created_at, 1, services)
     close_job_if_done(item.job_id, services)
 
@@ -335,12 +348,13 @@ def _keep(
     except Exception as error:
         _transient_failure(item, job, error, attempt, receipt_handle, services, started)
         raise
-    services.jobs.finish_item(
-        item.job_id, item.index, ItemState.COMPLETED, services.clock(), model=image.model
+    counted = usage.generation_usage(
+        job.owner, completed=True, milliseconds=_ms_since(started), model=image.model
     )
-    usage.record_generation(
-        services, job.owner, completed=True, milliseconds=_ms_since(started), model=image.model
-    )
+    if services.jobs.finish_item(
+        item.job_id, item.index, ItemState.COMPLETED, services.clock(), model=image.model, usage=counted
+    ):
+        usage.generation_counted(counted)
     cache.remember(item.spec, job.owner, image.model, services)
     logger.info(
         "item stored",
@@ -372,8 +386,8 @@ def _paused(item: Item, error: ProviderQuotaExhaustedError, services: Services) 
 
 def _failed(item: Item, job: Job, reason: str, started: float, services: Services) -> str:
     logger.warning("item failed", job_id=item.job_id, index=item.index, reason=reason)
-    usage.record_generation(services, job.owner, completed=False, milliseconds=_ms_since(started), model=None)
-    _end(item, job, ItemState.FAILED, services, error=reason)
+    counted = usage.generation_usage(job.owner, completed=False, milliseconds=_ms_since(started), model=None)
+    _end(item, job, ItemState.FAILED, services, error=reason, counted=counted)
     return "failed"
 
 
@@ -401,15 +415,15 @@ def _transient_failure(
     reason = f"{type(error).__name__} on attempt {attempt}"
     if attempt >= services.settings.worker_max_receives:
         logger.error("item failed on its last attempt", job_id=item.job_id, index=item.index, reason=reason)
-        usage.record_generation(
-            services, job.owner, completed=False, milliseconds=_ms_since(started), model=None
-        )
         _end(
             item,
             job,
             ItemState.FAILED,
             services,
             error=f"gave up after {attempt} attempts (last: {type(error).__name__})",
+            counted=usage.generation_usage(
+                job.owner, completed=False, milliseconds=_ms_since(started), model=None
+            ),
         )
         services.queue.delay(receipt_handle, 0)  # visible now, so SQS dead-letters it at the next receive
     else:

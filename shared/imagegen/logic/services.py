@@ -15,7 +15,16 @@ from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePer
 
 from imagegen.config import Settings, get_settings
 from imagegen.logic.rate_limits import LimiterStore, SharedLimiter
-from imagegen.models.domain import CacheEntry, Item, ItemMessage, ItemState, Job, JobState, Reservation
+from imagegen.models.domain import (
+    CacheEntry,
+    Item,
+    ItemMessage,
+    ItemState,
+    Job,
+    JobState,
+    Reservation,
+    UsageChange,
+)
 
 if TYPE_CHECKING:
     from imagegen.providers.base import Provider
@@ -42,6 +51,7 @@ class JobsStore(Protocol):
         error: str | None = None,
         model: str | None = None,
         only_if_queued: bool = False,
+        usage: UsageChange | None = None,
     ) -> bool: ...
     def release_item(self, job_id: str, index: int) -> bool: ...
     def hold_slot(self, job_id: str, index: int, reservation: Reservation) -> None: ...
@@ -136,7 +146,7 @@ def default_services() -> Services:
 
     return Services(
         settings=settings,
-        jobs=JobsTable(settings.jobs_table),
+        jobs=JobsTable(settings.jobs_table, settings.limits_table),
         images=ImagesBucket(settings.images_bucket),
         queue=WorkQueue(settings.queue_url),
         limits=LimitsTable(settings.limits_table),

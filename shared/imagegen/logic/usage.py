@@ -15,7 +15,7 @@ from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from imagegen.logic.services import Services
-from imagegen.models.domain import EVERYONE, Caller
+from imagegen.models.domain import EVERYONE, Caller, UsageChange
 from imagegen.models.responses import ModelUsageOut, StatsOut
 
 BUCKETS_PER_DOUBLING = 4
@@ -38,10 +38,9 @@ def _bucket_top(bucket: int) -> float:
     return float(2 ** ((bucket + 1) / BUCKETS_PER_DOUBLING))
 
 
-def record_generation(
-    services: Services, owner: str, *, completed: bool, milliseconds: float, model: str | None
-) -> None:
-    """One item's generation ended (stored, or failed for good)."""
+def generation_usage(owner: str, *, completed: bool, milliseconds: float, model: str | None) -> UsageChange:
+    """What one item's generation adds to the stats once it ended (stored, or failed for good); the
+    worker counts it in the transaction that ends the item (JobsStore.finish_item)."""
     counters: dict[str, float] = {
         "generations": 1,
         "completed": int(completed),
@@ -51,10 +50,15 @@ def record_generation(
     }
     if completed and model:
         counters[f"images#{model}"] = 1
-    services.limits.add_usage(owner, counters)
+    return UsageChange(owner, counters)
+
+
+def generation_counted(change: UsageChange) -> None:
+    """The metrics of a generation whose end was just counted."""
+    completed = bool(change.counters["completed"])
     _emit("Generations", MetricUnit.Count, 1)
     _emit("ImagesStored" if completed else "ItemsFailed", MetricUnit.Count, 1)
-    _emit("GenerationTime", MetricUnit.Milliseconds, milliseconds)
+    _emit("GenerationTime", MetricUnit.Milliseconds, change.counters["duration_ms"])
 
 
 def record_billed_call(

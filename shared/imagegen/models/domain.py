@@ -192,3 +192,11 @@ class LimiterState:
     generation: int = 0  # reservations of an older generation were moved by a 429 or a pause
     holes: tuple[tuple[float, float], ...] = ()  # reserved slots freed by a cancel, reusable
     version: int = 0
+
+
+@dataclass(frozen=True)
+class UsageChange:
+    """What an item's end adds to its owner's stats (and everyone's): counter name -> amount."""
+
+    owner: str
+    counters: dict[str, float]
