@@ -106,7 +106,10 @@ class EmulatedAws:
     def _answer(self, expected: str, seconds: float) -> Any:
         if not self._child.poll(seconds):
             raise RuntimeError(f"the emulated AWS (moto server) did not answer within {seconds:.0f} s")
-        kind, value = self._child.recv()
+        try:
+            kind, value = self._child.recv()
+        except EOFError:
+            raise RuntimeError("the emulated AWS (moto server) ended at start; its error is above") from None
         if kind == "error":
             raise StateInUse(value)
         assert kind == expected, (kind, expected)
