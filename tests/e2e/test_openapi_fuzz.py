@@ -3,8 +3,8 @@
 
 schemathesis' pytest plugin cannot collect lazily-loaded schemas under pytest 9 (it reads a private
 node attribute), and the stack's port is known only at run time, so the test drives schemathesis'
-engine (the runner behind `schemathesis run`) itself: examples, coverage and fuzzing phases, positive
-and negative data, a fixed seed, deterministic generation and a few examples per operation.
+engine (the runner behind `schemathesis run`) itself: examples, coverage, fuzzing and stateful phases,
+positive and negative data, a fixed seed, deterministic generation and a few examples per operation.
 """
 
 from __future__ import annotations
@@ -28,7 +28,9 @@ CHECKS = (
     "response_headers_conformance",
     "response_schema_conformance",
 )
-PHASES = ("examples", "coverage", "fuzzing")
+# The stateful phase chains operations through the links schemathesis infers from the document and
+# from the Location headers the earlier phases saw (a job created, then followed, cancelled...).
+PHASES = ("examples", "coverage", "fuzzing", "stateful")
 
 
 @pytest.fixture(scope="module")
@@ -47,14 +49,23 @@ def _failures(stack: LocalStack) -> list[str]:
             "seed": 11,
             "headers": {"Authorization": f"Bearer {token('fuzzer', secret=stack.jwt_secret)}"},
             "generation": {"mode": "all", "deterministic": True, "max-examples": MAX_EXAMPLES},
-            "phases": {name: {"enabled": name in PHASES} for name in (*PHASES, "stateful")},
+            "phases": {
+                **{name: {"enabled": True} for name in PHASES},
+                "stateful": {"enabled": True, "max-steps": 10},
+            },
             "checks": {"enabled": False, **{name: {"enabled": True} for name in CHECKS}},
         }
     )
     schema = schemathesis.openapi.from_url(f"{stack.url}/api/openapi.json", config=config)
     found: list[str] = []
     finished = False
+    ran: dict[str, str] = {}
+    transitions = 0
     for event in from_schema(schema).execute():
+        if isinstance(event, events.PhaseStarted) and event.payload is not None:
+            transitions = event.payload.transitions_selected  # the links it will follow
+        if isinstance(event, events.PhaseFinished):
+            ran[event.phase.name.value] = event.status.value
         if isinstance(event, events.NonFatalError | events.FatalError):
             found.append(f"{type(event).__name__}: {event}")
         if isinstance(event, events.ScenarioFinished):
@@ -65,6 +76,10 @@ def _failures(stack: LocalStack) -> list[str]:
         if isinstance(event, events.EngineFinished):
             finished = True
     assert finished, "schemathesis did not finish"
+    # Nothing vacuous: the generating phases and the chained one ran (the examples phase has no
+    # examples to send, as the document carries none).
+    assert {ran.get(name) for name in ("coverage", "fuzzing", "stateful")} == {"success"}, ran
+    assert transitions >= 10, f"the stateful phase found only {transitions} links to follow"
     return sorted(set(found))
 
 
