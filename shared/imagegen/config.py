@@ -16,8 +16,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from imagegen.api.paths import IMAGES_PREFIX
 from imagegen.models.requests import Size
+from imagegen.paths import IMAGES_PREFIX
 from imagegen.providers.registry import DEFAULT_MODEL, MODELS, gpt_image_quality
 
 # A browser's Origin header: scheme, host and optional port, nothing after (what API Gateway matches).

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from imagegen.api.paths import result_url, status_url
 from imagegen.config import Settings
 from imagegen.logic import job_commands, job_reads
 from imagegen.logic.job_reads import JobItems, JobPage
@@ -22,6 +21,7 @@ from imagegen.models.responses import (
     JobResultOut,
     JobStatusOut,
 )
+from imagegen.paths import result_url, status_url
 
 
 def counts_out(counts: Counts) -> CountsOut:

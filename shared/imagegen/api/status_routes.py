@@ -13,7 +13,6 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from imagegen.api.http import caller_of, documented, json_response
 from imagegen.api.job_views import job_result, job_status, list_jobs
-from imagegen.api.paths import IMAGES_PREFIX
 from imagegen.logic.cache import list_cached
 from imagegen.logic.categories import suggestions
 from imagegen.logic.images import image_link, image_location
@@ -29,6 +28,7 @@ from imagegen.models.responses import (
     StatsOut,
     SuggestionsOut,
 )
+from imagegen.paths import IMAGES_PREFIX
 
 router = Router()
 # Every listing pages alike: the page size asked (20 unless said) and the cursor the last page gave.

@@ -1,4 +1,7 @@
-"""Every URL shape the API hands out: the one home of its paths (the routes are declared with them)."""
+"""Every URL shape the API hands out: the one home of its paths (the routes are declared with them).
+
+A leaf module beside config.py, not inside imagegen.api: Settings takes its IMAGES_BASE_URL default
+from here, and every layer reads Settings, so the layers stay one-way."""
 
 from __future__ import annotations
 
