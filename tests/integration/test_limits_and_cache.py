@@ -155,3 +155,16 @@ def test_an_item_is_ended_counted_on_its_job_and_in_the_stats_in_one_transaction
     assert job is not None and job.counts.completed == 1
     item = services.jobs.get_item(job_id, 0)
     assert item is not None and item.state == ItemState.COMPLETED
+
+
+def test_a_billed_call_is_counted_on_its_item_job_and_stats_together(deployed: Deployed) -> None:
+    body = {"categories": ["tools"]}
+    code, _, accepted = deployed.call("batch", "POST", "/api/icons/generate/batch", body=body)
+    assert code == 202
+    services, job_id = default_services(), accepted["batch_id"]
+    billed = UsageChange("alice", {"billed_calls": 1, "lost_calls": 1, "calls#gpt-image-2": 1})
+    assert services.jobs.count_billed_call(job_id, 0, lost=True, usage=billed) == (1, 1)
+    assert services.jobs.count_billed_call(job_id, 0, lost=False, usage=billed) == (2, 1)
+    job = services.jobs.get_job(job_id)
+    assert job is not None and job.billed_calls == 2
+    assert services.limits.usage("alice")["calls#gpt-image-2"] == 2

@@ -119,12 +119,17 @@ class FakeJobs:
             if item.state == ItemState.QUEUED:
                 item.reservation = reservation
 
-    def count_billed_call(self, job_id: str, index: int, *, lost: bool) -> tuple[int, int]:
+    def count_billed_call(
+        self, job_id: str, index: int, *, lost: bool, usage: UsageChange | None = None
+    ) -> tuple[int, int]:
         with self.lock:
             item = self.items[(job_id, index)]
             item.billed_calls += 1
             item.lost_calls += int(lost)
             self.jobs[job_id].billed_calls += 1
+            if usage is not None:
+                assert self.stats is not None, "FakeJobs(stats=...) to count usage"
+                self.stats.add_usage(usage.owner, usage.counters)
             return item.billed_calls, item.lost_calls
 
     def release_item(self, job_id: str, index: int) -> bool:

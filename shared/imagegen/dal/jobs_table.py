@@ -241,22 +241,35 @@ class JobsTable:
             if not _is_condition_failure(error):  # it ended meanwhile: nothing to free later
                 raise
 
-    def count_billed_call(self, job_id: str, index: int, *, lost: bool) -> tuple[int, int]:
-        """Count a call the provider may bill on the item and its job; the item's (billed, lost) calls."""
-        answer = self._db.update_item(
+    def count_billed_call(
+        self, job_id: str, index: int, *, lost: bool, usage: UsageChange | None = None
+    ) -> tuple[int, int]:
+        """Count a call the provider may bill on the item, its job and (given `usage`) the owner's
+        stats in one transaction, so that they never disagree; the item's (billed, lost) calls."""
+        item_key = {"pk": _pk(job_id), "sk": _item_sk(index)}
+        updates = [
+            {
+                "TableName": self.table_name,
+                "Key": item_key,
+                "UpdateExpression": "ADD billed_calls :one, lost_calls :lost",
+                "ExpressionAttributeValues": _values(one=1, lost=int(lost)),
+            },
+            {
+                "TableName": self.table_name,
+                "Key": {"pk": _pk(job_id), "sk": {"S": "META"}},
+                "UpdateExpression": "ADD billed_calls :one",
+                "ExpressionAttributeValues": _values(one=1),
+            },
+            *(usage_updates(self.stats_table_name, usage) if usage else []),
+        ]
+        self._db.transact_write_items(TransactItems=[{"Update": update} for update in updates])
+        counted = self._db.get_item(  # a transaction returns no values: read them back
             TableName=self.table_name,
-            Key={"pk": _pk(job_id), "sk": _item_sk(index)},
-            UpdateExpression="ADD billed_calls :one, lost_calls :lost",
-            ExpressionAttributeValues=_values(one=1, lost=int(lost)),
-            ReturnValues="UPDATED_NEW",
+            Key=item_key,
+            ConsistentRead=True,
+            ProjectionExpression="billed_calls, lost_calls",
         )
-        self._db.update_item(
-            TableName=self.table_name,
-            Key={"pk": _pk(job_id), "sk": {"S": "META"}},
-            UpdateExpression="ADD billed_calls :one",
-            ExpressionAttributeValues=_values(one=1),
-        )
-        counts = _plain(answer["Attributes"])
+        counts = _plain(counted["Item"])
         return int(counts["billed_calls"]), int(counts["lost_calls"])
 
     def release_item(self, job_id: str, index: int) -> bool:

@@ -397,10 +397,12 @@ def _count_billed_call(
     """Count a call the provider may bill on the item, its job and the stats; the item's (billed, lost)."""
     spec = item.spec
     estimate = estimate_image_cost(spec.model, spec.width, spec.height, spec.quality, spec.prompt)
-    usage.record_billed_call(
-        services, job.owner, spec.model, lost=lost, actual_usd=actual_usd, estimated_usd=estimate
+    billed = usage.billed_call_usage(
+        job.owner, spec.model, lost=lost, actual_usd=actual_usd, estimated_usd=estimate
     )
-    return services.jobs.count_billed_call(item.job_id, item.index, lost=lost)
+    counts = services.jobs.count_billed_call(item.job_id, item.index, lost=lost, usage=billed)
+    usage.billed_call_counted(billed)
+    return counts
 
 
 def _transient_failure(

@@ -61,19 +61,14 @@ def generation_counted(change: UsageChange) -> None:
     _emit("GenerationTime", MetricUnit.Milliseconds, change.counters["duration_ms"])
 
 
-def record_billed_call(
-    services: Services,
-    owner: str,
-    model: str,
-    *,
-    lost: bool,
-    actual_usd: float | None,
-    estimated_usd: float,
-) -> None:
+def billed_call_usage(
+    owner: str, model: str, *, lost: bool, actual_usd: float | None, estimated_usd: float
+) -> UsageChange:
     """A provider call that may be billed: answered (cost from its usage), or timed out or cut off
-    (the provider may finish and bill it: its cost is the estimate, the only figure there is)."""
+    (the provider may finish and bill it: its cost is the estimate, the only figure there is). The
+    worker counts it in the transaction that counts the call on its item (JobsStore.count_billed_call)."""
     cost = actual_usd if actual_usd is not None else estimated_usd
-    services.limits.add_usage(
+    return UsageChange(
         owner,
         {
             "billed_calls": 1,
@@ -86,10 +81,14 @@ def record_billed_call(
             f"estimate#{model}": estimated_usd,
         },
     )
+
+
+def billed_call_counted(change: UsageChange) -> None:
+    """The metrics of a billed call just counted."""
     _emit("BilledCalls", MetricUnit.Count, 1)
-    if lost:
+    if change.counters["lost_calls"]:
         _emit("LostCalls", MetricUnit.Count, 1)
-    _emit("CostMicroUSD", MetricUnit.Count, round(cost * 1_000_000))
+    _emit("CostMicroUSD", MetricUnit.Count, round(change.counters["actual_cost_usd"] * 1_000_000))
 
 
 def record_event(services: Services, owner: str, name: str, count: int = 1) -> None:
