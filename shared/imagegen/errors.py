@@ -90,3 +90,12 @@ class IdempotencyKeyReusedError(ImagegenError):
     """The Idempotency-Key was used before for a different request."""
 
     code = "idempotency_key_reused"
+
+
+class WebhookRejectedError(ImagegenError):
+    """An incoming CMS webhook failed verification (signature, timestamp, replay): answered 401.
+
+    The message names what failed, never the secret or the expected signature.
+    """
+
+    code = "webhook_rejected"
