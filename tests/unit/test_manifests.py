@@ -309,6 +309,12 @@ BLOG_OK = '{"section_id": "1", "prompt": "p"}'
             [(1, "categories must hold at least 1 item")],
             id="empty batch",
         ),
+        pytest.param(
+            "incoming/alice/cat.json",
+            '{"categories": ["Pens"],\n "derivatives": [64, 100]}',
+            [(1, "derivatives[1] must be one of 512, 256, 128, 64 or 32")],
+            id="batch with a bad derivative",
+        ),
         pytest.param(JSON_KEY, '"just text"', [(1, "a JSON manifest is a blog post")], id="neither kind"),
     ],
 )

@@ -199,7 +199,9 @@ def _field(loc: tuple[Any, ...], rename: Mapping[str, str]) -> str:
     if not loc:
         return ""
     head = str(loc[0])
-    return rename.get(head, head) + "".join(f".{part}" for part in loc[1:] if head not in rename)
+    if head in rename:  # a row's one category is `categories[0]` to the model, `category` to the file
+        return rename[head]
+    return head + "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc[1:])
 
 
 def _bounded(problems: list[ManifestProblem]) -> list[ManifestProblem]:
