@@ -224,26 +224,19 @@ def _generate(args: argparse.Namespace) -> int:
 def _batch(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from imagegen.logic.manifests import manifest_sections, section_body
+
     try:
         manifest = json.loads(Path(args.manifest).read_text())
-        sections = manifest["sections"]
-        if not isinstance(sections, list) or not sections:
-            raise ValueError("'sections' must be a non-empty list")
-    except (OSError, ValueError, KeyError, TypeError) as problem:
+        sections = manifest_sections(manifest)
+    except (OSError, ValueError) as problem:
         raise _Exit(EXIT_USAGE, f"cannot read manifest {args.manifest}: {problem}") from None
     args.model = args.model or manifest.get("model")
-    size = args.size or manifest.get("size")  # a section's own size wins over both
     settings, provider = _blog_provider(args)
     failures = skipped = 0
     worst = EXIT_OK
     for section in tqdm(sections, desc=f"post {manifest.get('post_id')}", unit="image", file=sys.stderr):
-        fields = {name: value for name, value in section.items() if name != "format"}
-        body = {"post_id": manifest.get("post_id"), "output_format": section.get("format", args.format)}
-        if size:
-            body["size"] = size
-        body.update(fields)
-        if args.model:
-            body.setdefault("model", args.model)
+        body = section_body(manifest, section, size=args.size, model=args.model, output_format=args.format)
         try:
             saved = _generate_one(args, body, settings, provider, skip_on_disk=True)
         except _Exit as failure:

@@ -10,7 +10,7 @@ import jwt
 from aws_lambda_powertools import Logger
 
 from imagegen.config import Settings
-from imagegen.models.domain import Caller
+from imagegen.models.domain import Caller, is_valid_sub
 
 logger = Logger(child=True)
 REQUIRED_CLAIMS = ["exp", "iat", "sub", "iss", "aud"]
@@ -87,7 +87,7 @@ def verify_token(authorization: str | None, settings: Settings) -> Caller:
         raise TokenRejected(f"invalid token ({type(error).__name__})") from None
     _check_time_claims(claims)
     sub = claims["sub"]
-    if not isinstance(sub, str) or not 0 < len(sub) <= 256:
+    if not is_valid_sub(sub):
         raise TokenRejected("invalid token (sub)")
     scope = claims.get("scope", "")
     scopes = frozenset(scope.split()) if isinstance(scope, str) else frozenset()

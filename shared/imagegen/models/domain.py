@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Literal, TypeGuard
 
 from pydantic import BaseModel, ConfigDict
 
@@ -32,6 +32,14 @@ TERMINAL_JOB_STATES = frozenset(
     {JobState.COMPLETED, JobState.PARTIALLY_FAILED, JobState.FAILED, JobState.CANCELLED}
 )
 JobKind = Literal["icon", "blog", "batch"]
+
+
+MAX_SUB_CHARS = 256  # a caller's id: the JWT `sub`, and the owner segment of an incoming/ key
+
+
+def is_valid_sub(sub: object) -> TypeGuard[str]:
+    """The owner ids the service accepts, from a token's `sub` or a manifest's key: 1-256 characters."""
+    return isinstance(sub, str) and 0 < len(sub) <= MAX_SUB_CHARS
 
 
 METADATA_SUFFIX = "_metadata.json"  # the metadata beside an image: <stem>_metadata.json
