@@ -229,6 +229,9 @@ def _batch(args: argparse.Namespace) -> int:
     try:
         manifest = json.loads(Path(args.manifest).read_text())
         sections = manifest_sections(manifest)
+        for index, section in enumerate(sections):
+            if not isinstance(section, dict):
+                raise ValueError(f"sections[{index}] must be a JSON object")
     except (OSError, ValueError) as problem:
         raise _Exit(EXIT_USAGE, f"cannot read manifest {args.manifest}: {problem}") from None
     args.model = args.model or manifest.get("model")

@@ -258,6 +258,24 @@ def test_keyless_runs_say_offline_and_provider_openai_demands_a_key(tmp_path: Pa
     assert "offline renderer" not in keyed.stderr and "(openai)" in keyed.stdout
 
 
+@pytest.mark.parametrize(
+    ("manifest", "said"),
+    [
+        ({"post_id": "7", "sections": ["oops"]}, "sections[0] must be a JSON object"),
+        ({"post_id": "7", "sections": []}, "'sections' must be a non-empty list"),
+        (["not", "an", "object"], "'sections' must be a non-empty list"),
+    ],
+)
+def test_batch_refuses_a_manifest_of_the_wrong_shape_with_exit_2(
+    tmp_path: Path, manifest: object, said: str
+) -> None:
+    (tmp_path / "post.json").write_text(json.dumps(manifest))
+    result = run("batch", "post.json", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert f"cannot read manifest post.json: {said}" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "static").exists()
+
+
 def test_batch_size_the_flag_over_the_manifest_and_a_section_over_both(tmp_path: Path) -> None:
     manifest = {
         "post_id": "8",
