@@ -251,6 +251,7 @@ class StateStore:
             self._restore_items(dynamodb, restored)
             self._restore_objects(s3, restored)
             self._restore_messages(sqs, restored)
+        restored.skipped = sorted(set(restored.skipped))  # one line per missing resource
         return restored
 
     def _restore_items(self, dynamodb: Any, restored: Restored) -> None:
@@ -260,7 +261,6 @@ class StateStore:
                 continue
             dynamodb.put_item(table_name, json.loads(item))
             restored.items[table_name] = restored.items.get(table_name, 0) + 1
-        restored.skipped = sorted(set(restored.skipped))
 
     def _restore_objects(self, s3: Any, restored: Restored) -> None:
         rows = self._db.execute("SELECT bucket, key, body, metadata, last_modified FROM objects")
@@ -272,7 +272,6 @@ class StateStore:
             key.set_metadata(json.loads(metadata))
             key.last_modified = datetime.fromisoformat(last_modified)
             restored.objects += 1
-        restored.skipped = sorted(set(restored.skipped))
 
     def _restore_messages(self, sqs: Any, restored: Restored) -> None:
         rows = self._db.execute("SELECT queue, message FROM messages ORDER BY queue, position")
@@ -289,7 +288,6 @@ class StateStore:
             known = self._queued.setdefault(queue_name, {})
             known[message.id] = (message.approximate_receive_count, message.delayed_until)
             restored.messages[queue_name] = restored.messages.get(queue_name, 0) + 1
-        restored.skipped = sorted(set(restored.skipped))
 
 
 # -- what a request touches ---------------------------------------------------------------------
