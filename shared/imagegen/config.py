@@ -84,6 +84,7 @@ class Settings(BaseSettings):
     limits_table: str = "imagegen-limits"
     cache_table: str = "imagegen-cache"
     idempotency_table: str = "imagegen-idempotency"
+    events_table: str = "imagegen-events"
     images_bucket: str = "imagegen-images"
     queue_url: str = ""
     job_ttl_days: Annotated[int, Field(ge=1, le=3650)] = 30

@@ -172,11 +172,16 @@ class EmulatedAws:
         }
         if props.get("GlobalSecondaryIndexes"):
             spec["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
-        arn = dynamodb.create_table(**spec)["TableDescription"]["TableArn"]
+        if props.get("StreamSpecification"):
+            spec["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
+        description = dynamodb.create_table(**spec)["TableDescription"]
+        arn = description["TableArn"]
         ttl = props.get("TimeToLiveSpecification")
         if ttl:
             dynamodb.update_time_to_live(TableName=table_name, TimeToLiveSpecification=ttl)
         template.physical[name] = {"Ref": table_name, "Arn": arn}
+        if description.get("LatestStreamArn"):
+            template.physical[name]["StreamArn"] = description["LatestStreamArn"]
 
     def _bucket(self, template: Template, name: str, props: dict[str, Any]) -> None:
         props = template.resolve(props)
