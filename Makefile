@@ -62,6 +62,7 @@ deploy: build  ## sam deploy --guided the first time; needs AWS credentials
 bench: $(BIN)/imagegen  ## prints the figures quoted in issues
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/api_latency.py
+	$(BIN)/python bench/events_latency.py
 	$(BIN)/python bench/import_time.py
 	$(BIN)/python bench/render.py
 	$(BIN)/python bench/suggestions.py

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from functools import cache
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
@@ -88,6 +89,8 @@ class Settings(BaseSettings):
     images_bucket: str = "imagegen-images"
     queue_url: str = ""
     job_ttl_days: Annotated[int, Field(ge=1, le=3650)] = 30
+    # Local stack only: a file the events function appends its ProgressEvents to, as JSON lines.
+    local_events_log: Path | None = None
     presign_ttl_seconds: Annotated[int, Field(ge=10, le=3600)] = 300
 
     # Web pages allowed to call the API from a browser (CORS), comma-separated origins such as

@@ -10,28 +10,18 @@ from imagegen.config import Settings
 from imagegen.logic import job_commands, job_reads
 from imagegen.logic.job_reads import JobItems, JobPage
 from imagegen.logic.services import Services
-from imagegen.models.domain import Caller, Counts, Item, ItemState, Job
+from imagegen.models.domain import Caller, Item, ItemState, Job
 from imagegen.models.requests import BatchRequest, BlogImageRequest, IconRequest
 from imagegen.models.responses import (
-    CountsOut,
     DerivativeOut,
     ItemOut,
     JobAcceptedOut,
     JobListOut,
     JobResultOut,
     JobStatusOut,
+    counts_out,
 )
 from imagegen.paths import result_url, status_url
-
-
-def counts_out(counts: Counts) -> CountsOut:
-    return CountsOut(
-        total=counts.total,
-        completed=counts.completed,
-        failed=counts.failed,
-        cancelled=counts.cancelled,
-        pending=counts.total - counts.finished,
-    )
 
 
 def accepted_out(job: Job) -> JobAcceptedOut:
@@ -45,13 +35,12 @@ def accepted_out(job: Job) -> JobAcceptedOut:
 
 
 def status_out(job: Job) -> JobStatusOut:
-    total = job.counts.total
     return JobStatusOut(
         batch_id=job.job_id,
         kind=job.kind,
         state=job.state.value,
         counts=counts_out(job.counts),
-        percent=round(100.0 * job.counts.finished / total, 1) if total else 100.0,
+        percent=job.counts.percent,
         created_at=job.created_at,
         updated_at=job.updated_at,
         started_at=job.started_at,

@@ -72,6 +72,7 @@ def _item_from_row(row: dict[str, Any]) -> Item:
         error=data.get("error"),
         attempts=int(data.get("attempts", 0)),
         model=data.get("model"),
+        started_at=data.get("started_at"),
         finished_at=data.get("finished_at"),
         cache_hit=bool(data.get("cache_hit", False)),
         billed_calls=int(data.get("billed_calls", 0)),
@@ -79,6 +80,17 @@ def _item_from_row(row: dict[str, Any]) -> Item:
         reservation=Reservation.model_validate_json(data["reservation"]) if data.get("reservation") else None,
         used_slot_at=float(data["used_slot_at"]) if data.get("used_slot_at") is not None else None,
     )
+
+
+def row_of(image: dict[str, Any]) -> Job | Item | None:
+    """A row as DynamoDB writes it (also a stream record's image) as the job or item it stores;
+    None for a row of another kind."""
+    sk = image.get("sk", {}).get("S", "")
+    if sk == "META":
+        return _job_from_row(image)
+    if sk.startswith("ITEM#"):
+        return _item_from_row(image)
+    return None
 
 
 def _is_condition_failure(error: ClientError) -> bool:

@@ -20,3 +20,10 @@ def read_json(path: Path) -> object:
         return document
     except (OSError, ValueError):
         return None
+
+
+def append_lines(path: Path, lines: list[str]) -> None:
+    """Append `lines` to `path` in one write (O_APPEND: lines of two writers never interleave)."""
+    if lines:
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write("".join(line + "\n" for line in lines))

@@ -16,6 +16,7 @@ from imagegen.local.front import ApiFront
 from imagegen.local.lambdas import LambdaFunction
 from imagegen.local.poller import SqsEventSource, sqs_client
 from imagegen.local.state import Restored
+from imagegen.local.streams import DynamoDbStreamSource, streams_client
 from imagegen.local.template import TEMPLATE_PATH, Template
 from imagegen.logic.capacity import worker_concurrency
 from imagegen.providers.factory import provider_name
@@ -59,6 +60,7 @@ class LocalStack:
         self.restored = Restored()
         self.functions: dict[str, LambdaFunction] = {}
         self.event_sources: list[SqsEventSource] = []
+        self.stream_sources: list[DynamoDbStreamSource] = []
         self.front: ApiFront | None = None
         self.started_seconds = 0.0
 
@@ -118,10 +120,13 @@ class LocalStack:
         self._create_event_sources()
         for source in self.event_sources:
             warming += source.function.warm(WARM_WORKER_CONTAINERS)
+        self._create_stream_sources()  # not warmed: a stack that runs no job never starts them
         for future in warming:
             future.result(timeout=120)
         for source in self.event_sources:
             source.start()
+        for stream_source in self.stream_sources:  # LATEST from here: restored rows are not replayed
+            stream_source.start()
         auth = template.authorizer_settings()
         self.front = ApiFront(
             self.host,
@@ -201,6 +206,25 @@ class LocalStack:
             )
             self.event_sources.append(source)
 
+    def _create_stream_sources(self) -> None:
+        """Each stream-triggered function, with one container: a shard's batches run one at a time."""
+        template = self.template
+        for name in template.of_type("AWS::Serverless::Function"):
+            event = template.dynamodb_event(name)
+            if event is None:
+                continue
+            timeout = int(template.function_property(name, "Timeout"))
+            function = LambdaFunction(name, template.code_dir(name), self.function_env(name), timeout, 1)
+            self.functions[name] = function
+            source = DynamoDbStreamSource(
+                function,
+                streams_client(self.aws.endpoint),
+                stream_arn=event["Stream"],
+                batch_size=int(event.get("BatchSize", 100)),
+                max_retries=int(event.get("MaximumRetryAttempts", 2)),
+            )
+            self.stream_sources.append(source)
+
     def _invoke(self, function: str, event: dict[str, Any]) -> Any:
         return self.functions[function].invoke(event)
 
@@ -213,6 +237,8 @@ class LocalStack:
             self.front.stop()
         for source in self.event_sources:
             source.stop()
+        for stream_source in self.stream_sources:
+            stream_source.stop()
         for function in self.functions.values():
             function.close()
         self.aws.stop()

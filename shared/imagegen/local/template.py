@@ -142,6 +142,13 @@ class Template:
                 return {name: self.resolve(value) for name, value in event["Properties"].items()}
         return None
 
+    def dynamodb_event(self, function: str) -> dict[str, Any] | None:
+        """The function's `Type: DynamoDB` (stream) event's properties, resolved; None without one."""
+        for event in self.resources[function]["Properties"].get("Events", {}).values():
+            if event["Type"] == "DynamoDB":
+                return {name: self.resolve(value) for name, value in event["Properties"].items()}
+        return None
+
     # -- intrinsic functions ----------------------------------------------------------------
     def parameter(self, name: str) -> Any:
         if name in self.parameters:

@@ -104,6 +104,11 @@ class Counts(BaseModel):
     def finished(self) -> int:
         return self.completed + self.failed + self.cancelled
 
+    @property
+    def percent(self) -> float:
+        """The share of items that ended, as the status answer and progress events give it."""
+        return round(100.0 * self.finished / self.total, 1) if self.total else 100.0
+
 
 class Reservation(BaseModel):
     """A slot taken on a provider model's shared schedule (logic.rate_limits): when the call may start.
@@ -140,6 +145,7 @@ class Item(BaseModel):
     error: str | None = None
     attempts: int = 0
     model: str | None = None
+    started_at: datetime | None = None  # its last attempt's start
     finished_at: datetime | None = None
     cache_hit: bool = False
     billed_calls: int = 0  # calls that may have been billed for this item

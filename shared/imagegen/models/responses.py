@@ -6,6 +6,8 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
+from imagegen.models.domain import Counts
+
 
 class CountsOut(BaseModel):
     total: int
@@ -13,6 +15,16 @@ class CountsOut(BaseModel):
     failed: int
     cancelled: int
     pending: int
+
+
+def counts_out(counts: Counts) -> CountsOut:
+    return CountsOut(
+        total=counts.total,
+        completed=counts.completed,
+        failed=counts.failed,
+        cancelled=counts.cancelled,
+        pending=counts.total - counts.finished,
+    )
 
 
 class JobStatusOut(BaseModel):
