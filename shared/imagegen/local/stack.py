@@ -173,6 +173,14 @@ class LocalStack:
             return max(2, os.cpu_count() or 2)
         return worker_concurrency(settings, datetime.now(UTC).date())
 
+    def event_source_concurrency(self, name: str, env: dict[str, str]) -> int:
+        """How many invocations of a queue-triggered function run at once: the worker's by its own
+        rule (worker_concurrency); any other's, its event's ScalingConfig.MaximumConcurrency, else 2."""
+        if name == "WorkerFunction":
+            return self.worker_concurrency(env)
+        event = self._sqs_events()[name]
+        return int(event.get("ScalingConfig", {}).get("MaximumConcurrency") or 2)
+
     def _sqs_events(self) -> dict[str, dict[str, Any]]:
         """The template's SQS event of each function that has one."""
         events = {
@@ -186,8 +194,9 @@ class LocalStack:
         template = self.template
         for name, event in self._sqs_events().items():
             env = self.function_env(name)
-            concurrency = self.worker_concurrency(env)
-            env["BATCH_MAX_CONCURRENT"] = str(concurrency)  # what the worker checks its capacity against
+            concurrency = self.event_source_concurrency(name, env)
+            if name == "WorkerFunction":  # what the worker checks its capacity against
+                env["BATCH_MAX_CONCURRENT"] = str(concurrency)
             timeout = int(template.function_property(name, "Timeout"))
             self.functions[name] = LambdaFunction(name, template.code_dir(name), env, timeout, concurrency)
             queue = next(q for q, ids in template.physical.items() if ids.get("Arn") == event["Queue"])
