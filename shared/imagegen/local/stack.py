@@ -67,14 +67,18 @@ class LocalStack:
         return self.environ.get("JWT_SECRET") or LOCAL_JWT_SECRET
 
     @property
+    def _worker_sources(self) -> list[SqsEventSource]:
+        return [source for source in self.event_sources if source.function.name == "WorkerFunction"]
+
+    @property
     def deliveries(self) -> int:
-        """Queue records handed to functions so far (a record delivered twice counts twice)."""
-        return sum(source.deliveries for source in self.event_sources)
+        """Item messages handed to the worker so far (a record delivered twice counts twice)."""
+        return sum(source.deliveries for source in self._worker_sources)
 
     @property
     def invocations(self) -> int:
-        """Function invocations made by the event sources so far."""
-        return sum(source.invocations for source in self.event_sources)
+        """Worker invocations made by its event source so far."""
+        return sum(source.invocations for source in self._worker_sources)
 
     @property
     def url(self) -> str:
