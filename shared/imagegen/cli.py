@@ -30,12 +30,21 @@ def serve_banner(stack: LocalStack) -> str:
         state = "in memory: nothing is kept after it stops"
     else:
         state = f"kept in {stack.state_dir} (restored {stack.restored.summary()})"
+    bucket = stack.template.physical.get("ImagesBucket", {}).get("Ref")
+    upload = (  # the emulated AWS takes any credentials; its port changes at each start
+        f"  upload: AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=us-east-1 "
+        f"aws s3 cp post.json "
+        f"s3://{bucket}/incoming/alice/ --endpoint-url {stack.aws.endpoint}\n"
+        if bucket
+        else ""
+    )
     return (
         f"imagegen: ready on {stack.url} in {stack.started_seconds:.1f}s (provider: {stack.provider})\n"
         f"  data:   {state}\n"
         f"  token:  TOKEN=$(.venv/bin/imagegen token --sub alice)\n"
         f'  try:    curl -s -X POST {stack.url}/api/icons/generate -H "Authorization: Bearer $TOKEN" '
         f"-H 'Content-Type: application/json' -d '{{\"category\": \"office supplies\"}}'\n"
+        f"{upload}"
         f"  Ctrl-C stops it."
     )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,6 +31,7 @@ from imagegen.models.domain import (
     Reservation,
     UsageChange,
 )
+from imagegen.models.manifests import UploadedObject
 from imagegen.providers.base import GeneratedImage
 from imagegen.providers.offline import OfflineProvider
 
@@ -358,3 +361,28 @@ def make_services(provider: Any = None, **settings: Any) -> FakeServices:
     )
     services.idempotency_config.register_lambda_context(LocalContext("worker", 300))  # type: ignore[arg-type]
     return services
+
+
+BUCKET = "imagegen-images"  # Settings' default images_bucket
+
+
+class FakeIncoming:
+    """The bucket's incoming/ side: objects with their ETags, receipts as written."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, tuple[bytes, str]] = {}
+        self.receipts: dict[str, dict[str, Any]] = {}
+        self.receipt_writes = 0
+
+    def upload(self, key: str, body: bytes) -> UploadedObject:
+        etag = hashlib.md5(body).hexdigest()  # noqa: S324 - S3's ETag of a single-part upload
+        self.objects[key] = (body, etag)
+        return UploadedObject(bucket=BUCKET, key=key, etag=etag)
+
+    def read_upload(self, key: str, etag: str, limit: int) -> bytes | None:
+        body, current = self.objects.get(key, (b"", ""))
+        return body[: limit + 1] if current == etag.strip('"') else None
+
+    def put_receipt(self, key: str, body: bytes) -> None:
+        self.receipt_writes += 1
+        self.receipts[key] = json.loads(body)

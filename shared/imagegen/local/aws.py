@@ -154,6 +154,8 @@ class EmulatedAws:
         # Dead-letter queues first: the others name them in their redrive policy.
         for name in sorted(queues, key=lambda n: "RedrivePolicy" in queues[n]["Properties"]):
             self._queue(template, name, queues[name]["Properties"])
+        for name, res in template.of_type("AWS::S3::Bucket").items():  # they name the queues: last
+            self._bucket_notifications(template, name, res["Properties"])
         for name in template.of_type("AWS::SecretsManager::Secret"):
             arn = self.client("secretsmanager").create_secret(
                 Name=f"{template.stack_name}-{name}", SecretString=jwt_secret
@@ -199,6 +201,28 @@ class EmulatedAws:
             ]
             s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": rules})
         template.physical[name] = {"Ref": bucket, "Arn": f"arn:aws:s3:::{bucket}"}
+
+    def _bucket_notifications(self, template: Template, name: str, props: dict[str, Any]) -> None:
+        """The bucket's S3 -> SQS notifications, in the API's shape; moto delivers them (and first
+        an s3:TestEvent, as S3 does). The queue policy is not emulated: moto does not check it."""
+        config = template.resolve(props.get("NotificationConfiguration") or {})
+        queues = [
+            {
+                "QueueArn": queue["Queue"],
+                "Events": [queue["Event"]],
+                **(
+                    {"Filter": {"Key": {"FilterRules": queue["Filter"]["S3Key"]["Rules"]}}}
+                    if "Filter" in queue
+                    else {}
+                ),
+            }
+            for queue in config.get("QueueConfigurations", [])
+        ]
+        if queues:
+            self.client("s3").put_bucket_notification_configuration(
+                Bucket=template.physical[name]["Ref"],
+                NotificationConfiguration={"QueueConfigurations": queues},
+            )
 
     def _queue(self, template: Template, name: str, props: dict[str, Any]) -> None:
         props = template.resolve(props)

@@ -69,14 +69,18 @@ class LocalStack:
         return self.environ.get("JWT_SECRET") or LOCAL_JWT_SECRET
 
     @property
+    def _worker_sources(self) -> list[SqsEventSource]:
+        return [source for source in self.event_sources if source.function.name == "WorkerFunction"]
+
+    @property
     def deliveries(self) -> int:
-        """Queue records handed to functions so far (a record delivered twice counts twice)."""
-        return sum(source.deliveries for source in self.event_sources)
+        """Item messages handed to the worker so far (a record delivered twice counts twice)."""
+        return sum(source.deliveries for source in self._worker_sources)
 
     @property
     def invocations(self) -> int:
-        """Function invocations made by the event sources so far."""
-        return sum(source.invocations for source in self.event_sources)
+        """Worker invocations made by its event source so far."""
+        return sum(source.invocations for source in self._worker_sources)
 
     @property
     def url(self) -> str:
@@ -178,6 +182,14 @@ class LocalStack:
             return max(2, os.cpu_count() or 2)
         return worker_concurrency(settings, datetime.now(UTC).date())
 
+    def event_source_concurrency(self, name: str, env: dict[str, str]) -> int:
+        """How many invocations of a queue-triggered function run at once: the worker's by its own
+        rule (worker_concurrency); any other's, its event's ScalingConfig.MaximumConcurrency, else 2."""
+        if name == "WorkerFunction":
+            return self.worker_concurrency(env)
+        event = self._sqs_events()[name]
+        return int(event.get("ScalingConfig", {}).get("MaximumConcurrency") or 2)
+
     def _sqs_events(self) -> dict[str, dict[str, Any]]:
         """The template's SQS event of each function that has one."""
         events = {
@@ -191,8 +203,9 @@ class LocalStack:
         template = self.template
         for name, event in self._sqs_events().items():
             env = self.function_env(name)
-            concurrency = self.worker_concurrency(env)
-            env["BATCH_MAX_CONCURRENT"] = str(concurrency)  # what the worker checks its capacity against
+            concurrency = self.event_source_concurrency(name, env)
+            if name == "WorkerFunction":  # what the worker checks its capacity against
+                env["BATCH_MAX_CONCURRENT"] = str(concurrency)
             timeout = int(template.function_property(name, "Timeout"))
             self.functions[name] = LambdaFunction(name, template.code_dir(name), env, timeout, concurrency)
             queue = next(q for q, ids in template.physical.items() if ids.get("Arn") == event["Queue"])

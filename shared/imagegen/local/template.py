@@ -195,7 +195,8 @@ class Template:
             return intrinsic(arg)
         if fn.startswith("Fn::"):
             raise NotImplementedError(f"the local stack cannot resolve {fn}")
-        return {fn: self.resolve(arg)}
+        resolved = self.resolve(arg)  # a one-key mapping, not an intrinsic: its key may be NoValue too
+        return {} if resolved is _NO_VALUE else {fn: resolved}
 
     @functools.cached_property
     def _intrinsics(self) -> dict[str, Callable[[Any], Any]]:

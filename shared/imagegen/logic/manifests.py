@@ -1,8 +1,8 @@
 """Manifests a CMS drops into `incoming/{owner}/...`: their keys, and their whole-file validation
 into the requests the API takes (issue 12, part 1: upload triggers). Pure: bytes in, models out.
 
-Not wired yet: the trigger function (S3 -> SQS) that reads the object, submits the requests and
-writes the receipt (models.manifests) comes in the next step.
+logic.intake, behind the trigger function (S3 -> IncomingQueue), reads the object, makes the jobs
+and writes the receipt (models.manifests).
 
 Two kinds, told apart by the key's extension and the JSON's shape:
 - a blog manifest (JSON object with `sections`): the `imagegen batch` format; each section becomes one

@@ -1,6 +1,6 @@
 """The receipt written beside a manifest dropped into incoming/ (issue 12, part 1: upload triggers).
 
-Not wired yet: the trigger function that writes it comes in the next step (logic.manifests parses).
+logic.manifests parses the file; logic.intake turns it into jobs and this receipt.
 """
 
 from __future__ import annotations
@@ -22,6 +22,17 @@ class ManifestProblem(BaseModel):
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.message}" if self.line is not None else self.message
+
+
+class UploadedObject(BaseModel):
+    """One object an S3 notification announces: the version the trigger reads and keys its job on."""
+
+    model_config = ConfigDict(frozen=True)
+
+    bucket: str
+    key: str  # decoded (logic.manifests.object_key)
+    etag: str
+    version_id: str | None = None
 
 
 class AcceptedReceipt(BaseModel):
