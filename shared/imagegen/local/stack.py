@@ -17,6 +17,7 @@ from imagegen.local.lambdas import LambdaFunction
 from imagegen.local.poller import SqsEventSource, sqs_client
 from imagegen.local.state import Restored
 from imagegen.local.template import TEMPLATE_PATH, Template
+from imagegen.local.websocket import WebSocketFront
 from imagegen.logic.capacity import worker_concurrency
 from imagegen.providers.factory import provider_name
 
@@ -37,10 +38,14 @@ class LocalStack:
         template_path: Path = TEMPLATE_PATH,
         environ: Mapping[str, str] | None = None,
         state_dir: Path | None = None,
+        websocket_port: int | None = None,
     ) -> None:
         """`state_dir`: the folder that keeps the emulated AWS's state across restarts and crashes
-        (`imagegen serve` passes LOCAL_STATE_DIR, default .imagegen); None keeps it in memory."""
+        (`imagegen serve` passes LOCAL_STATE_DIR, default .imagegen); None keeps it in memory.
+        `websocket_port`: the WebSocket API's; by default the next port (3561), any free one with port 0."""
         self.host, self.port = host, port
+        self.websocket_port = websocket_port if websocket_port is not None else (port + 1 if port else 0)
+        self.websocket: WebSocketFront | None = None
         self.state_dir = state_dir
         # The caller's environment wins over the template's values, as `sam local --env-vars` does.
         self.environ = dict(os.environ if environ is None else environ)  # noqa: TID251 - the local runtime's input
@@ -95,6 +100,12 @@ class LocalStack:
         template_env = self.template.environment(function)
         env.update(template_env)
         env.update({name: value for name, value in self.environ.items() if name in template_env})
+        if self.websocket is not None:  # the local WebSocket API's, whatever the caller's environment says
+            local = {
+                "WEBSOCKET_URL": self.websocket.url,
+                "WEBSOCKET_MANAGEMENT_URL": self.websocket.management_url,
+            }
+            env.update({name: value for name, value in local.items() if name in template_env})
         return env
 
     def start(self) -> LocalStack:
@@ -104,8 +115,18 @@ class LocalStack:
         self.restored = self.aws.restore()
         self._end_previous_invocations()
         template = self.template
+        websocket_api = template.websocket_api()
+        websocket_functions: set[str] = set()
+        if websocket_api is not None:  # first: the functions' environment holds its URLs
+            self.websocket = WebSocketFront(
+                self.host, self.websocket_port, websocket_api, self._invoke
+            ).start()
+            routed = {route.function for route in websocket_api.routes.values()}
+            websocket_functions = routed | ({websocket_api.authorizer} - {None})  # type: ignore[operator]
         authorizer = template.authorizer_function()
-        api_functions = sorted({route.function for route in template.routes()} | {authorizer})
+        api_functions = sorted(
+            {route.function for route in template.routes()} | {authorizer} | websocket_functions
+        )
         for name in api_functions:
             self.functions[name] = LambdaFunction(
                 name,
@@ -211,6 +232,8 @@ class LocalStack:
     def stop(self) -> None:
         if self.front:
             self.front.stop()
+        if self.websocket:
+            self.websocket.stop()
         for source in self.event_sources:
             source.stop()
         for function in self.functions.values():
