@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from http import HTTPStatus
 
-from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from imagegen.api.http import caller_of, documented, json_response
@@ -24,7 +24,14 @@ router = Router()
         ' seconds, then send `{"action": "subscribe", "batch_id": "..."}` for each of your batches.'
     ),
     tags=["live progress"],
-    responses=documented(ok={201: {"description": "The ticket and the URL to connect to"}}),
+    responses=documented(
+        ok={
+            201: {
+                "description": "The ticket and the URL to connect to (the ticket in its query string)",
+                "content": {content_types.APPLICATION_JSON: {"model": TicketOut}},
+            }
+        }
+    ),
 )
 def ws_ticket() -> Response[TicketOut]:
     settings = get_settings()
