@@ -121,13 +121,12 @@ class LocalStack:
             self.websocket = WebSocketFront(
                 self.host, self.websocket_port, websocket_api, self._invoke
             ).start()
-            routed = {route.function for route in websocket_api.routes.values()}
-            websocket_functions = routed | ({websocket_api.authorizer} - {None})  # type: ignore[operator]
+            websocket_functions = {route.function for route in websocket_api.routes.values()}
+            if websocket_api.authorizer:
+                websocket_functions.add(websocket_api.authorizer)
         authorizer = template.authorizer_function()
-        api_functions = sorted(
-            {route.function for route in template.routes()} | {authorizer} | websocket_functions
-        )
-        for name in api_functions:
+        http_functions = {route.function for route in template.routes()} | {authorizer}
+        for name in sorted(http_functions | websocket_functions):
             self.functions[name] = LambdaFunction(
                 name,
                 template.code_dir(name),
@@ -135,7 +134,9 @@ class LocalStack:
                 int(template.function_property(name, "Timeout")),
                 API_CONTAINERS,
             )
-        warming = [future for function in self.functions.values() for future in function.warm()]
+        # A function only the WebSocket API calls (its ticket authorizer) starts at its first connect,
+        # as after a cold start: a stack that nobody connects to spends no process on it.
+        warming = [future for name in sorted(http_functions) for future in self.functions[name].warm()]
         self._create_event_sources()
         for source in self.event_sources:
             warming += source.function.warm(WARM_WORKER_CONTAINERS)
