@@ -38,9 +38,12 @@ def serve_banner(stack: LocalStack) -> str:
         if bucket
         else ""
     )
+    port = stack.websocket.port if stack.websocket else stack.websocket_port
+    websocket = f"ws://{stack.host}:{port}"
     return (
         f"imagegen: ready on {stack.url} in {stack.started_seconds:.1f}s (provider: {stack.provider})\n"
         f"  data:   {state}\n"
+        f"  live:   {websocket} (WebSocket progress: a ticket from POST /api/ws/ticket)\n"
         f"  token:  TOKEN=$(.venv/bin/imagegen token --sub alice)\n"
         f'  try:    curl -s -X POST {stack.url}/api/icons/generate -H "Authorization: Bearer $TOKEN" '
         f"-H 'Content-Type: application/json' -d '{{\"category\": \"office supplies\"}}'\n"
@@ -55,11 +58,12 @@ def _serve(args: argparse.Namespace) -> int:
 
     print("imagegen: starting the local stack (emulated AWS, functions, SQS event source) ...", flush=True)
     state_dir = None if args.in_memory else Path(args.state_dir)
-    stack = LocalStack(host=args.host, port=args.port, state_dir=state_dir)
+    stack = LocalStack(host=args.host, port=args.port, state_dir=state_dir, websocket_port=args.ws_port)
     try:
         stack.start()
     except OSError as error:
-        print(f"imagegen: cannot listen on {args.host}:{args.port}: {error.strerror}", file=sys.stderr)
+        ports = f"{args.port} or {stack.websocket_port}"
+        print(f"imagegen: cannot listen on {args.host}:{ports}: {error.strerror}", file=sys.stderr)
         stack.stop()
         return 1
     except StateInUse as in_use:
@@ -278,11 +282,17 @@ def build_parser() -> argparse.ArgumentParser:
         prog="imagegen", description="AI images for catalogue icons and blog posts."
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help=f"run the local stack on http://127.0.0.1:{DEFAULT_PORT}")
+    serve = commands.add_parser(
+        "serve",
+        help=f"run the local stack on http://127.0.0.1:{DEFAULT_PORT} (WebSocket: {DEFAULT_PORT + 1})",
+    )
     serve.add_argument(
         "--host", default="127.0.0.1", help="loopback address to listen on (default 127.0.0.1)"
     )
     serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+    serve.add_argument(
+        "--ws-port", type=int, default=None, help="the WebSocket API's port (default: --port + 1)"
+    )
     serve.add_argument(
         "--state-dir",
         default=os.environ.get("LOCAL_STATE_DIR") or DEFAULT_STATE_DIR,  # noqa: TID251 - local tooling's option

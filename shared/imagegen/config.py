@@ -86,6 +86,13 @@ class Settings(BaseSettings):
     cache_table: str = "imagegen-cache"
     idempotency_table: str = "imagegen-idempotency"
     events_table: str = "imagegen-events"
+    connections_table: str = "imagegen-connections"
+    # The WebSocket API (live progress): the URL clients connect to (wss://{api}.execute-api.{region}
+    # .amazonaws.com/{stage}) and its management endpoint (the same with https://). Empty: no
+    # WebSocket API; tickets cannot be minted and nothing is pushed. The template and the local stack
+    # set both.
+    websocket_url: str = ""
+    websocket_management_url: str = ""
     images_bucket: str = "imagegen-images"
     queue_url: str = ""
     job_ttl_days: Annotated[int, Field(ge=1, le=3650)] = 30

@@ -99,3 +99,10 @@ class WebhookRejectedError(ImagegenError):
     """
 
     code = "webhook_rejected"
+
+
+class ConnectionGoneError(Exception):
+    """A WebSocket client is no longer connected (the management API's 410 GoneException).
+
+    Not an ImagegenError: no caller sees it; the notifier drops the connection's rows.
+    """

@@ -18,6 +18,7 @@ from imagegen.local.poller import SqsEventSource, sqs_client
 from imagegen.local.state import Restored
 from imagegen.local.streams import DynamoDbStreamSource, streams_client
 from imagegen.local.template import TEMPLATE_PATH, Template
+from imagegen.local.websocket import WebSocketFront
 from imagegen.logic.capacity import worker_concurrency
 from imagegen.providers.factory import provider_name
 
@@ -38,10 +39,14 @@ class LocalStack:
         template_path: Path = TEMPLATE_PATH,
         environ: Mapping[str, str] | None = None,
         state_dir: Path | None = None,
+        websocket_port: int | None = None,
     ) -> None:
         """`state_dir`: the folder that keeps the emulated AWS's state across restarts and crashes
-        (`imagegen serve` passes LOCAL_STATE_DIR, default .imagegen); None keeps it in memory."""
+        (`imagegen serve` passes LOCAL_STATE_DIR, default .imagegen); None keeps it in memory.
+        `websocket_port`: the WebSocket API's; by default the next port (3561), any free one with port 0."""
         self.host, self.port = host, port
+        self.websocket_port = websocket_port if websocket_port is not None else (port + 1 if port else 0)
+        self.websocket: WebSocketFront | None = None
         self.state_dir = state_dir
         # The caller's environment wins over the template's values, as `sam local --env-vars` does.
         self.environ = dict(os.environ if environ is None else environ)  # noqa: TID251 - the local runtime's input
@@ -101,6 +106,12 @@ class LocalStack:
         template_env = self.template.environment(function)
         env.update(template_env)
         env.update({name: value for name, value in self.environ.items() if name in template_env})
+        if self.websocket is not None:  # the local WebSocket API's, whatever the caller's environment says
+            local = {
+                "WEBSOCKET_URL": self.websocket.url,
+                "WEBSOCKET_MANAGEMENT_URL": self.websocket.management_url,
+            }
+            env.update({name: value for name, value in local.items() if name in template_env})
         return env
 
     def start(self) -> LocalStack:
@@ -110,9 +121,18 @@ class LocalStack:
         self.restored = self.aws.restore()
         self._end_previous_invocations()
         template = self.template
+        websocket_api = template.websocket_api()
+        websocket_functions: set[str] = set()
+        if websocket_api is not None:  # first: the functions' environment holds its URLs
+            self.websocket = WebSocketFront(
+                self.host, self.websocket_port, websocket_api, self._invoke
+            ).start()
+            websocket_functions = {route.function for route in websocket_api.routes.values()}
+            if websocket_api.authorizer:
+                websocket_functions.add(websocket_api.authorizer)
         authorizer = template.authorizer_function()
-        api_functions = sorted({route.function for route in template.routes()} | {authorizer})
-        for name in api_functions:
+        http_functions = {route.function for route in template.routes()} | {authorizer}
+        for name in sorted(http_functions | websocket_functions):
             self.functions[name] = LambdaFunction(
                 name,
                 template.code_dir(name),
@@ -120,7 +140,9 @@ class LocalStack:
                 int(template.function_property(name, "Timeout")),
                 API_CONTAINERS,
             )
-        warming = [future for function in self.functions.values() for future in function.warm()]
+        # A function only the WebSocket API calls (its ticket authorizer) starts at its first connect,
+        # as after a cold start: a stack that nobody connects to spends no process on it.
+        warming = [future for name in sorted(http_functions) for future in self.functions[name].warm()]
         self._create_event_sources()
         for source in self.event_sources:
             warming += source.function.warm(WARM_WORKER_CONTAINERS)
@@ -248,6 +270,8 @@ class LocalStack:
     def stop(self) -> None:
         if self.front:
             self.front.stop()
+        if self.websocket:
+            self.websocket.stop()
         for source in self.event_sources:
             source.stop()
         for stream_source in self.stream_sources:

@@ -66,6 +66,29 @@ def _path_pattern(path: str) -> re.Pattern[str]:
     return re.compile(f"^{regex}$")
 
 
+@dataclass(frozen=True)
+class WebSocketRoute:
+    key: str  # $connect, $disconnect, $default or the action a message names
+    function: str  # logical id of the integration's function
+    answers: bool  # the route has a route response: the function's body goes back to the client
+
+
+@dataclass(frozen=True)
+class WebSocketApiSpec:
+    routes: dict[str, WebSocketRoute]
+    authorizer: str | None  # the $connect authorizer's function
+    identity: tuple[str, ...]  # its identity sources: route.request.querystring.ticket
+    stage: str
+
+
+def _function_in(uri: Any) -> str:
+    """The function a Lambda integration's or authorizer's URI (an Fn::Sub) names: ${Name.Arn}."""
+    match = re.search(r"\$\{([A-Za-z0-9]+)\.Arn\}", str(uri.get("Fn::Sub") if isinstance(uri, dict) else uri))
+    if match is None:
+        raise NotImplementedError(f"the local stack cannot find the function of {uri}")
+    return match.group(1)
+
+
 class Template:
     """A parsed template with the names the local stack gives its resources."""
 
@@ -116,6 +139,44 @@ class Template:
         (api,) = self.of_type("AWS::Serverless::HttpApi").values()
         cors = self.resolve(api["Properties"].get("CorsConfiguration"))
         return cors if cors and cors.get("AllowOrigins") else None
+
+    def websocket_api(self) -> WebSocketApiSpec | None:
+        """The WebSocket API's routes, each with its function, and its $connect authorizer."""
+        apis = [
+            name
+            for name, res in self.of_type("AWS::ApiGatewayV2::Api").items()
+            if res["Properties"].get("ProtocolType") == "WEBSOCKET"
+        ]
+        if not apis:
+            return None
+        (api,) = apis
+
+        def of_api(resource_type: str) -> dict[str, dict[str, Any]]:
+            found = self.of_type(resource_type).items()
+            return {
+                name: res["Properties"] for name, res in found if res["Properties"]["ApiId"] == {"Ref": api}
+            }
+
+        integrations = {
+            name: _function_in(props["IntegrationUri"])
+            for name, props in of_api("AWS::ApiGatewayV2::Integration").items()
+        }
+        answered = {props["RouteId"]["Ref"] for props in of_api("AWS::ApiGatewayV2::RouteResponse").values()}
+        routes, authorizer, identity = {}, None, ()
+        for name, props in of_api("AWS::ApiGatewayV2::Route").items():
+            target = re.fullmatch(r"integrations/\$\{([A-Za-z0-9]+)\}", props["Target"]["Fn::Sub"])
+            if target is None:
+                raise NotImplementedError(f"the local stack cannot follow {name}'s Target")
+            key = props["RouteKey"]
+            routes[key] = WebSocketRoute(key, integrations[target.group(1)], name in answered)
+            if key == "$connect" and props.get("AuthorizerId"):
+                auth = self.resources[props["AuthorizerId"]["Ref"]]["Properties"]
+                authorizer, identity = (
+                    _function_in(auth["AuthorizerUri"]),
+                    tuple(auth.get("IdentitySource", [])),
+                )
+        (stage,) = of_api("AWS::ApiGatewayV2::Stage").values()
+        return WebSocketApiSpec(routes, authorizer, identity, str(stage["StageName"]))
 
     def code_dir(self, function: str) -> Path:
         code_uri = str(self.resources[function]["Properties"]["CodeUri"])

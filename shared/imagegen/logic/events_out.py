@@ -16,6 +16,7 @@ from imagegen.config import Settings
 from imagegen.dal.jobs_table import JobsTable
 from imagegen.dal.local_files import append_lines
 from imagegen.logic.progress import JobReader, RowChange, progress_events
+from imagegen.logic.ws_notify import websocket_publisher
 from imagegen.models.progress import ProgressEvent
 
 Publisher = Callable[[list[ProgressEvent]], None]
@@ -35,8 +36,8 @@ def events_log(path: Path) -> Publisher:
 
 
 def default_publishers(settings: Settings) -> list[Publisher]:
-    """Every outlet the events function feeds. The WebSocket notifier and webhook dispatch go here."""
-    publishers: list[Publisher] = []
+    """Every outlet the events function feeds: the WebSocket notifier, then the webhook dispatch."""
+    publishers: list[Publisher] = [websocket_publisher(settings)]
     if settings.local_events_log is not None:
         publishers.append(events_log(settings.local_events_log))
     return publishers
