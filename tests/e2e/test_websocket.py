@@ -3,6 +3,7 @@ posting through the emulated management API (issue 12, part 4)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from websockets.sync.client import ClientConnection, connect
 from imagegen.config import settings_from
 from imagegen.dal.clients import reset_clients
 from imagegen.local.aws import FAKE_CREDENTIALS
+from imagegen.local.stack import LocalStack
 from imagegen.logic.websocket import ticket_hash
 from imagegen.logic.ws_notify import websocket_publisher
 from imagegen.models.domain import ItemState, JobState
@@ -38,9 +40,13 @@ def client() -> Iterator[Client]:
 
 @pytest.fixture(scope="module")
 def batch(client: Client) -> str:
-    """One of alice's batches (two offline icons)."""
+    """One of alice's batches (two offline icons), done: the events the stack's own events function
+    pushes for it are over (its stream is read every 100 ms), so the notifier tests below see only
+    the events they publish themselves."""
     answer = client.post("/api/icons/generate/batch", {"categories": ["camping", "garden"]})
     assert answer.status_code == 202, answer.text
+    client.wait_until_done(answer.headers["Location"])
+    time.sleep(1)
     return str(answer.json()["batch_id"])
 
 
@@ -121,7 +127,7 @@ def test_a_ticket_opens_a_connection_that_gets_its_batchs_snapshot(client: Clien
     # Then the first message is the batch's state
     assert snapshot["type"] == "snapshot" and snapshot["batch_id"] == batch
     assert snapshot["counts"]["total"] == 2 and 0 <= snapshot["percent"] <= 100
-    assert snapshot["state"] in ("queued", "running", "completed")
+    assert snapshot["state"] == "completed" and snapshot["percent"] == 100
 
 
 def test_a_connection_without_a_valid_ticket_is_refused(client: Client) -> None:
@@ -232,3 +238,47 @@ def test_a_closed_client_is_forgotten(client: Client, batch: str, publish: Any) 
         time.sleep(0.1)
     # Then its subscription is gone
     assert subscribers() == before - 1
+
+
+@contextlib.contextmanager
+def worker_disabled(stack: LocalStack) -> Iterator[None]:
+    """The worker's event source disabled (as UpdateEventSourceMapping Enabled=false does): a new
+    batch waits in the queue until the block ends, so a client can subscribe before its first item."""
+    (source,) = (source for source in stack.event_sources if source.function.name == "WorkerFunction")
+    source.disable()
+    try:
+        yield
+    finally:
+        source.enable()
+
+
+def test_a_subscriber_sees_every_items_progress_and_the_jobs_end(client: Client) -> None:
+    # Given alice subscribed to a batch of six before any of its items started
+    categories = ["camping", "garden", "kitchen", "music", "travel", "weather"]
+    with worker_disabled(client.stack):
+        answer = client.post("/api/icons/generate/batch", {"categories": categories, "size": "256x256"})
+        assert answer.status_code == 202, answer.text
+        batch_id = answer.json()["batch_id"]
+        socket, snapshot = subscribed(client, batch_id)
+    assert (snapshot["state"], snapshot["counts"]["pending"]) == ("queued", 6)
+    # When the workers draw it, the messages the events function pushes from the jobs table's stream
+    messages = []
+    while not messages or messages[-1]["type"] != "job.completed":
+        messages.append(receive(socket))
+    socket.close()
+    # Then each item is seen starting, then done, with its image's URL (never its bytes)
+    for index in range(6):
+        seen = [m for m in messages if m.get("item", {}).get("index") == index]
+        assert [m["type"] for m in seen] == ["item.running", "item.completed"], (index, seen)
+        assert seen[-1]["item"]["image_url"].startswith("/api/images/")
+    # And the job's end comes last, once, with the counts the status route answers
+    status = client.get(f"/api/jobs/{batch_id}").json()
+    assert [m["type"] for m in messages].count("job.completed") == 1
+    assert (messages[-1]["state"], messages[-1]["counts"], messages[-1]["percent"]) == (
+        "completed",
+        status["counts"],
+        100,
+    )
+    done = [m["counts"]["completed"] for m in messages if m["type"] == "item.completed"]
+    assert done == sorted(done) and done[-1] == 6
+    assert all(len(json.dumps(m)) < 4096 for m in messages)

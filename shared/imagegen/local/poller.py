@@ -140,6 +140,9 @@ class SqsEventSource:
         self._region = str(sqs.meta.region_name)
         self._slots = threading.BoundedSemaphore(max_concurrency)
         self._stopping = threading.Event()
+        self._enabled = threading.Event()
+        self._enabled.set()
+        self._receiving = threading.Lock()  # held while a receive is in flight
         # Ended invocations, settled by one thread: a done-callback runs on the pool's own thread,
         # which must not wait for SQS.
         self._ended: queue.SimpleQueue[tuple[list[dict[str, Any]], Future[Any]] | None] = queue.SimpleQueue()
@@ -170,12 +173,24 @@ class SqsEventSource:
         if self._settler.is_alive():
             self._settler.join(timeout=5)
 
+    def disable(self) -> None:
+        """Receive nothing until `enable`, as a mapping updated with Enabled=false; returns once no
+        receive is in flight. Running invocations go on."""
+        self._enabled.clear()
+        with self._receiving:
+            pass
+
+    def enable(self) -> None:
+        self._enabled.set()
+
     def _receive_loop(self) -> None:
         while not self._stopping.is_set():
-            if not self._slots.acquire(timeout=0.5):
+            if not self._enabled.wait(timeout=0.5) or not self._slots.acquire(timeout=0.5):
                 continue
             try:
-                delivered = not self._stopping.is_set() and self._deliver_batch()
+                with self._receiving:
+                    ready = self._enabled.is_set() and not self._stopping.is_set()
+                    delivered = ready and self._deliver_batch()
             except Exception as error:  # an AWS hiccup or a broken pool must not end the source; say it
                 print(f"event source {self.function.name}: {type(error).__name__}: {error}", file=sys.stderr)
                 self._slots.release()
