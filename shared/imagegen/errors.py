@@ -99,3 +99,9 @@ class WebhookRejectedError(ImagegenError):
     """
 
     code = "webhook_rejected"
+
+
+class HookNotFoundError(ImagegenError):
+    """The caller has no CMS hook for that source yet."""
+
+    code = "not_found"

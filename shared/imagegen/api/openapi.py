@@ -55,15 +55,20 @@ def _known_models(document: dict[str, Any]) -> None:
 
 @cache
 def openapi_json() -> str:
-    from imagegen.api import batch_routes, generate_routes, status_routes
+    from imagegen.api import batch_routes, generate_routes, hook_routes, status_routes
     from imagegen.api.http import build_resolver
 
-    app = build_resolver(generate_routes.router, batch_routes.router, status_routes.router)
+    app = build_resolver(
+        generate_routes.router, batch_routes.router, status_routes.router, hook_routes.router
+    )
     document: dict[str, Any] = json.loads(
         app.get_openapi_json_schema(
             title="imagegen",
             version=__version__,
-            description="Generate catalogue icons and blog images; every route needs a bearer JWT.",
+            description=(
+                "Generate catalogue icons and blog images; every route needs a bearer JWT but "
+                "POST /api/hooks/{source}, which a CMS signs instead."
+            ),
         )
     )
     paths = document["paths"]
