@@ -106,3 +106,9 @@ class ConnectionGoneError(Exception):
 
     Not an ImagegenError: no caller sees it; the notifier drops the connection's rows.
     """
+
+
+class HookNotFoundError(ImagegenError):
+    """The caller has no CMS hook for that source yet."""
+
+    code = "not_found"

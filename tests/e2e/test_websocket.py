@@ -262,7 +262,7 @@ def test_a_subscriber_sees_every_items_progress_and_the_jobs_end(client: Client)
         socket, snapshot = subscribed(client, batch_id)
     assert (snapshot["state"], snapshot["counts"]["pending"]) == ("queued", 6)
     # When the workers draw it, the messages the events function pushes from the jobs table's stream
-    messages = []
+    messages: list[dict[str, Any]] = []
     while not messages or messages[-1]["type"] != "job.completed":
         messages.append(receive(socket))
     socket.close()

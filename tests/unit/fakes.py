@@ -31,6 +31,7 @@ from imagegen.models.domain import (
     Reservation,
     UsageChange,
 )
+from imagegen.models.hooks import HookTenant
 from imagegen.models.manifests import UploadedObject
 from imagegen.providers.base import GeneratedImage
 from imagegen.providers.offline import OfflineProvider
@@ -386,3 +387,46 @@ class FakeIncoming:
     def put_receipt(self, key: str, body: bytes) -> None:
         self.receipt_writes += 1
         self.receipts[key] = json.loads(body)
+
+
+class FakeHooks:
+    """The events table's hook rows (dal/hooks_table.HooksTable) in memory, same conditions."""
+
+    def __init__(self) -> None:
+        self.tenants: dict[str, HookTenant] = {}
+        self.owners: dict[tuple[str, str], str] = {}
+        self.replays: dict[tuple[str, str], datetime] = {}
+        self.sections: dict[tuple[str, str, str], str] = {}
+
+    def tenant(self, hook_id: str) -> HookTenant | None:
+        return self.tenants.get(hook_id)
+
+    def hook_of(self, owner: str, source: str) -> str | None:
+        return self.owners.get((owner, source))
+
+    def save(self, tenant: HookTenant) -> None:
+        self.tenants[tenant.hook_id] = tenant
+        self.owners[(tenant.owner, tenant.source)] = tenant.hook_id
+
+    def seen(self, hook_id: str, replay_key: str, expires_at: datetime) -> bool:
+        if (hook_id, replay_key) in self.replays:
+            return True
+        self.replays[(hook_id, replay_key)] = expires_at
+        return False
+
+    def forget(self, hook_id: str, replay_key: str) -> None:
+        self.replays.pop((hook_id, replay_key), None)
+
+    def claim_section(self, owner: str, post_id: str, section_id: str, content_hash: str) -> str | None:
+        key = (owner, post_id, section_id)
+        previous = self.sections.get(key)
+        if previous == content_hash:
+            return None
+        self.sections[key] = content_hash
+        return previous or ""
+
+    def restore_section(self, owner: str, post_id: str, section_id: str, previous_hash: str) -> None:
+        if previous_hash:
+            self.sections[(owner, post_id, section_id)] = previous_hash
+        else:
+            self.sections.pop((owner, post_id, section_id), None)

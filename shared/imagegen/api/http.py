@@ -47,6 +47,8 @@ ERROR_STATUS: dict[type[errors.ImagegenError], HTTPStatus] = {
     errors.BudgetExceededError: HTTPStatus.UNPROCESSABLE_ENTITY,
     errors.IdempotencyInProgressError: HTTPStatus.CONFLICT,
     errors.IdempotencyKeyReusedError: HTTPStatus.UNPROCESSABLE_ENTITY,
+    errors.HookNotFoundError: HTTPStatus.NOT_FOUND,
+    errors.WebhookRejectedError: HTTPStatus.UNAUTHORIZED,
 }
 # What each error status means, for the OpenAPI document. The `error` codes come from the map above
 # and the handlers of build_resolver; 401 and 403 (and an unknown path's 404) are API Gateway's own.
@@ -98,8 +100,8 @@ def _error_codes(status: HTTPStatus) -> list[str]:
     return sorted(mapped.union(_HANDLER_CODES.get(status, ())))
 
 
-def _error_doc(status: HTTPStatus) -> OpenAPIResponse:
-    if status in _GATEWAY_ERRORS:
+def _error_doc(status: HTTPStatus, public: bool = False) -> OpenAPIResponse:
+    if status in _GATEWAY_ERRORS and not public:
         content: dict[str, Any] = {"model": GatewayErrorOut}
         description = _GATEWAY_ERRORS[status]
     else:
@@ -126,13 +128,15 @@ def _error_doc(status: HTTPStatus) -> OpenAPIResponse:
 
 
 def documented(
-    *statuses: HTTPStatus, ok: Mapping[int, OpenAPIResponse] | None = None
+    *statuses: HTTPStatus, ok: Mapping[int, OpenAPIResponse] | None = None, public: bool = False
 ) -> dict[int, OpenAPIResponse]:
     """A route's responses for its OpenAPI document: its successes (default: 200 with the handler's
-    return type), the error statuses it may answer, and those every route may answer."""
+    return type), the error statuses it may answer, and those every route may answer. A public route
+    (no authorizer, e.g. a CMS webhook) answers its own 401s and never API Gateway's 403."""
     responses: dict[int, OpenAPIResponse] = dict(ok or {200: {"description": "OK"}})
-    for status in sorted({*_EVERY_ROUTE, *statuses}):
-        responses[status.value] = _error_doc(status)
+    every = {*_EVERY_ROUTE} - ({HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN} if public else set())
+    for status in sorted({*every, *statuses}):
+        responses[status.value] = _error_doc(status, public)
     return responses
 
 

@@ -55,15 +55,19 @@ def _known_models(document: dict[str, Any]) -> None:
 
 @cache
 def openapi_json() -> str:
-    from imagegen.api import batch_routes, generate_routes, status_routes, ws_routes
+    from imagegen.api import batch_routes, generate_routes, hook_routes, status_routes, ws_routes
     from imagegen.api.http import build_resolver
 
-    app = build_resolver(generate_routes.router, batch_routes.router, status_routes.router, ws_routes.router)
+    routers = (generate_routes, batch_routes, status_routes, hook_routes, ws_routes)
+    app = build_resolver(*(module.router for module in routers))
     document: dict[str, Any] = json.loads(
         app.get_openapi_json_schema(
             title="imagegen",
             version=__version__,
-            description="Generate catalogue icons and blog images; every route needs a bearer JWT.",
+            description=(
+                "Generate catalogue icons and blog images; every route needs a bearer JWT but "
+                "POST /api/hooks/{source}, which a CMS signs instead."
+            ),
         )
     )
     paths = document["paths"]

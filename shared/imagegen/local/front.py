@@ -363,7 +363,10 @@ class ApiFront:
     def _authorized(
         self, http: BaseHTTPRequestHandler, request: _Routed, cors: dict[str, str]
     ) -> dict[str, Any]:
-        """The authorizer's answer (cached), or _Answered with 401 or 403 as API Gateway answers."""
+        """The authorizer's answer (cached), or _Answered with 401 or 403 as API Gateway answers; a
+        route with `Authorizer: NONE` runs no authorizer, and its function sees no authorizer context."""
+        if not request.route.authorized:
+            return {}
         authorization = request.headers.get("authorization")
         if not authorization:
             self._send(http, 401, {"message": "Unauthorized"}, cors)

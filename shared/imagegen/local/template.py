@@ -48,6 +48,7 @@ class Route:
     path: str  # as in the template: /api/icons/batch/{batch_id}/status
     function: str  # logical id
     pattern: re.Pattern[str]
+    authorized: bool = True  # False for `Auth: {Authorizer: NONE}`: no authorizer runs
 
     @property
     def route_key(self) -> str:
@@ -117,9 +118,9 @@ class Template:
             for event in res["Properties"].get("Events", {}).values():
                 if event["Type"] == "HttpApi":
                     props = event["Properties"]
-                    routes.append(
-                        Route(props["Method"].upper(), props["Path"], name, _path_pattern(props["Path"]))
-                    )
+                    public = props.get("Auth", {}).get("Authorizer") == "NONE"
+                    path = props["Path"]
+                    routes.append(Route(props["Method"].upper(), path, name, _path_pattern(path), not public))
         # Like API Gateway, the most specific route wins: greedy {proxy+} routes are tried last.
         return sorted(routes, key=lambda route: ("+}" in route.path, -len(route.path)))
 

@@ -30,27 +30,31 @@ from imagegen.models.domain import (
     JobState,
     Reservation,
 )
-from imagegen.models.requests import BatchRequest, BlogImageRequest, IconRequest
+from imagegen.models.requests import BatchRequest, BlogImageRequest, BlogPost, IconRequest
 from imagegen.providers.factory import provider_name
 
 logger = Logger(child=True)
 
 
 def create_job(
-    request: IconRequest | BlogImageRequest | BatchRequest, caller: Caller, services: Services
+    request: IconRequest | BlogImageRequest | BatchRequest | BlogPost, caller: Caller, services: Services
 ) -> Job:
     """Record a job and its items, then queue one message per item the cache cannot answer.
 
     Cache hits are copied at once and cost no quota. The new images are checked against the
-    caller's daily quota and the request's cost ceiling first: a refused request leaves nothing."""
+    caller's daily quota and the request's cost ceiling first: a refused request leaves nothing.
+    A BlogPost (several sections' requests, as a CMS webhook sends them) makes one blog job."""
     now = services.clock()
     settings = services.settings
     job_id = uuid.uuid4().hex
     kind: JobKind
     if isinstance(request, BlogImageRequest):
-        kind, specs = "blog", [blog_spec(request, job_id, now, settings)]
-        if request.filename and services.images.metadata_of(specs[0].key) is not None:
-            raise ImageExistsError(f"an image named '{request.filename}' already exists in this section")
+        request = BlogPost(sections=(request,))
+    if isinstance(request, BlogPost):
+        kind, specs = "blog", [blog_spec(section, job_id, now, settings) for section in request.sections]
+        for section, spec in zip(request.sections, specs, strict=True):
+            if section.filename and services.images.metadata_of(spec.key) is not None:
+                raise ImageExistsError(f"an image named '{section.filename}' already exists in this section")
     else:
         kind, specs = (
             ("icon" if isinstance(request, IconRequest) else "batch"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -260,6 +261,22 @@ class BlogImageRequest(_Strict):
     template: BlogTemplate | None = None  # the prompt is used as written unless a template is asked for
     use_cache: bool = True
     max_cost_usd: MaxCost = None  # refuse if the estimate is above
+
+
+@dataclass(frozen=True)
+class BlogPost:
+    """Several sections of one post drawn as one blog job (a CMS webhook's post); not a JSON body."""
+
+    sections: tuple[BlogImageRequest, ...]
+
+    @property
+    def use_cache(self) -> bool:
+        return all(section.use_cache for section in self.sections)
+
+    @property
+    def max_cost_usd(self) -> float | None:
+        ceilings = [section.max_cost_usd for section in self.sections if section.max_cost_usd is not None]
+        return min(ceilings) if ceilings else None
 
 
 class BatchRequest(IconOptions):
