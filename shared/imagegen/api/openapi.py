@@ -55,10 +55,12 @@ def _known_models(document: dict[str, Any]) -> None:
 
 @cache
 def openapi_json() -> str:
-    from imagegen.api import batch_routes, generate_routes, status_routes
+    from imagegen.api import batch_routes, generate_routes, status_routes, webhook_routes
     from imagegen.api.http import build_resolver
 
-    app = build_resolver(generate_routes.router, batch_routes.router, status_routes.router)
+    app = build_resolver(
+        generate_routes.router, batch_routes.router, status_routes.router, webhook_routes.router
+    )
     document: dict[str, Any] = json.loads(
         app.get_openapi_json_schema(
             title="imagegen",

@@ -92,6 +92,9 @@ class LocalStack:
         then the template's variables, which the caller's own values override."""
         env = {name: value for name, value in self.environ.items() if not name.startswith("AWS_")}
         env.update(FAKE_CREDENTIALS, AWS_ENDPOINT_URL=self.aws.endpoint, POWERTOOLS_TRACE_DISABLED="true")
+        # Webhook receivers on the developer's machine (http://127.0.0.1:...): allowed locally only,
+        # unless the caller says otherwise; the template leaves it unset (false) for AWS.
+        env.setdefault("WEBHOOK_ALLOW_LOOPBACK", "true")
         template_env = self.template.environment(function)
         env.update(template_env)
         env.update({name: value for name, value in self.environ.items() if name in template_env})
@@ -173,6 +176,14 @@ class LocalStack:
             return max(2, os.cpu_count() or 2)
         return worker_concurrency(settings, datetime.now(UTC).date())
 
+    def event_source_concurrency(self, name: str, env: dict[str, str]) -> int:
+        """A queue-triggered function's invocations at once: the worker's from its rate limit (above),
+        any other's from its event's ScalingConfig.MaximumConcurrency, else 2 (SQS's least)."""
+        if name == "WorkerFunction":
+            return self.worker_concurrency(env)
+        scaling = (self.template.sqs_event(name) or {}).get("ScalingConfig", {})
+        return int(scaling.get("MaximumConcurrency", 2))
+
     def _sqs_events(self) -> dict[str, dict[str, Any]]:
         """The template's SQS event of each function that has one."""
         events = {
@@ -186,8 +197,9 @@ class LocalStack:
         template = self.template
         for name, event in self._sqs_events().items():
             env = self.function_env(name)
-            concurrency = self.worker_concurrency(env)
-            env["BATCH_MAX_CONCURRENT"] = str(concurrency)  # what the worker checks its capacity against
+            concurrency = self.event_source_concurrency(name, env)
+            if name == "WorkerFunction":  # what the worker checks its capacity against
+                env["BATCH_MAX_CONCURRENT"] = str(concurrency)
             timeout = int(template.function_property(name, "Timeout"))
             self.functions[name] = LambdaFunction(name, template.code_dir(name), env, timeout, concurrency)
             queue = next(q for q, ids in template.physical.items() if ids.get("Arn") == event["Queue"])
