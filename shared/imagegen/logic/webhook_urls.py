@@ -89,7 +89,10 @@ def refusal_reason(address: IPAddress, local_mode: bool = False) -> str | None:
 def _split(url: str) -> SplitResult:
     if any(character.isspace() or ord(character) < 32 for character in url):
         raise InvalidRequestError("webhook_url must not contain spaces or control characters")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as error:  # an unclosed or malformed [IPv6] host
+        raise InvalidRequestError("webhook_url is not a valid URL") from error
     if parts.scheme not in ("https", "http"):
         raise InvalidRequestError("webhook_url must be an https URL")
     if "@" in parts.netloc:
@@ -109,6 +112,8 @@ def _host(parts: SplitResult) -> str:
         raise InvalidRequestError("webhook_url has no host")
     if ":" in host:  # an IPv6 literal, brackets already removed
         return host
+    if "[" in parts.netloc:  # brackets around anything but IPv6 (an IPvFuture [v1.x]): not a name
+        raise InvalidRequestError("webhook_url's host must be a name or an IP address")
     try:
         return host.encode("idna").decode("ascii")
     except UnicodeError as error:
