@@ -1,5 +1,6 @@
 """Outgoing webhooks (issue 12, part 3): is a `webhook_url` safe to call? The SSRF check of the OWASP
-cheat sheet, with DNS resolution injected. Not wired yet: no request model or sender calls it so far.
+cheat sheet, with DNS resolution injected. Called when a job is created (logic.job_commands) and before
+each delivery attempt (logic.webhook_sending).
 
 The check returns the addresses it allowed, and the sender must connect to one of those (sending the
 name as Host and TLS SNI) and follow no redirect: resolving again at send time would let a name that

@@ -1,5 +1,6 @@
 """Outgoing webhooks (issue 12, part 3): the events an owner's endpoint receives and the signing secret
-stored per owner. Not wired yet: no handler, table or queue uses these models so far."""
+stored per owner, and the WebhookQueue's messages (logic.webhook_dispatch queues them, logic.webhook_sending
+sends them)."""
 
 from __future__ import annotations
 
