@@ -100,6 +100,14 @@ class Settings(BaseSettings):
     local_events_log: Path | None = None
     presign_ttl_seconds: Annotated[int, Field(ge=10, le=3600)] = 300
 
+    # Outgoing webhooks (README "Webhooks when work ends"): the delivery queue and its dead-letter queue,
+    # whether http and loopback receivers are allowed (the local stack sets it; in AWS https to public
+    # addresses only), and a factor on the retry schedule's waits (tests shorten a day to seconds).
+    webhook_queue_url: str = ""
+    webhook_dlq_url: str = ""
+    webhook_allow_loopback: bool = False
+    webhook_retry_scale: Annotated[float, Field(gt=0, le=1)] = 1.0
+
     # Web pages allowed to call the API from a browser (CORS), comma-separated origins such as
     # https://cms.example.com,http://localhost:5173, or "*". Empty: no CORS headers, browsers refuse.
     # In AWS the HTTP API's CorsConfiguration (parameter CorsAllowedOrigins) applies it; locally the

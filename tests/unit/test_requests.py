@@ -82,3 +82,38 @@ def test_original_curl_example_is_a_valid_icon_request() -> None:
         }
     )
     assert request.size is None  # OPENAI_IMAGE_SIZE decides
+
+
+HOOK = "https://hooks.example.com/imagegen"
+
+
+@pytest.mark.parametrize(
+    ("model", "fields"),
+    [
+        (BatchRequest, {"categories": ["tools"]}),
+        (IconRequest, {"category": "tools"}),
+        (BlogImageRequest, BLOG),
+    ],
+)
+@pytest.mark.parametrize(
+    ("webhook", "problem"),
+    [
+        ({"webhook_url": "https://h.example/" + "x" * 2048}, "2048"),
+        ({"webhook_url": ""}, "at least 1"),
+        ({"webhook_url": HOOK, "webhook_events": []}, "at least 1"),
+        ({"webhook_url": HOOK, "webhook_events": ["item.running"]}, "item.completed"),
+        ({"webhook_url": HOOK, "webhook_events": ["job.completed", "job.completed"]}, "unique"),
+        ({"webhook_events": ["job.completed"]}, "go with a webhook_url"),
+    ],
+)
+def test_webhook_fields_are_bounded_on_every_job_request(
+    model: Any, fields: dict[str, Any], webhook: dict[str, Any], problem: str
+) -> None:
+    with pytest.raises(ValidationError, match=problem):
+        model.model_validate({**fields, **webhook})
+
+
+def test_a_webhook_asks_for_every_event_unless_told() -> None:
+    request = BatchRequest.model_validate({"categories": ["tools"], "webhook_url": HOOK})
+    assert request.webhook_events == ["item.completed", "item.failed", "job.completed", "job.cancelled"]
+    assert BatchRequest.model_validate({"categories": ["tools"]}).webhook_url is None

@@ -85,6 +85,9 @@ REFUSED_IN_AWS = [
     ("https://%6cocalhost/", "not a valid name"),  # percent-encoded localhost
     ("https://hooks_.example.com-/", "not a valid name"),
     ("https://hooks.example.com\\@127.0.0.1/", "user name"),
+    ("https://[::1/", "not a valid URL"),  # an unclosed IPv6 host: urlsplit's ValueError, not a 500
+    ("http://[invalid]/", "not a valid URL"),
+    ("https://[v1.hooks.example.com]/", "name or an IP address"),  # IPvFuture: never resolved as a name
 ]
 
 

@@ -19,6 +19,7 @@ from imagegen.models.responses import (
     JobListOut,
     JobResultOut,
     JobStatusOut,
+    WebhookOut,
     counts_out,
 )
 from imagegen.paths import result_url, status_url
@@ -48,6 +49,7 @@ def status_out(job: Job) -> JobStatusOut:
         billed_calls=job.billed_calls,
         status_url=status_url(job.job_id, job.kind),
         result_url=result_url(job.job_id, job.kind),
+        webhook=WebhookOut(url=job.webhook_url, events=list(job.webhook_events)) if job.webhook_url else None,
     )
 
 

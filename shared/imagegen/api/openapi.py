@@ -55,10 +55,17 @@ def _known_models(document: dict[str, Any]) -> None:
 
 @cache
 def openapi_json() -> str:
-    from imagegen.api import batch_routes, generate_routes, hook_routes, status_routes, ws_routes
+    from imagegen.api import (
+        batch_routes,
+        generate_routes,
+        hook_routes,
+        status_routes,
+        webhook_routes,
+        ws_routes,
+    )
     from imagegen.api.http import build_resolver
 
-    routers = (generate_routes, batch_routes, status_routes, hook_routes, ws_routes)
+    routers = (generate_routes, batch_routes, status_routes, hook_routes, webhook_routes, ws_routes)
     app = build_resolver(*(module.router for module in routers))
     document: dict[str, Any] = json.loads(
         app.get_openapi_json_schema(

@@ -59,6 +59,8 @@ def _job_from_row(row: dict[str, Any]) -> Job:
         updated_at=data["updated_at"],
         started_at=data.get("started_at"),
         finished_at=data.get("finished_at"),
+        webhook_url=data.get("webhook_url"),
+        webhook_events=tuple(data.get("webhook_events", ())),
     )
 
 
@@ -138,6 +140,9 @@ class JobsTable:
         }
         if job.finished_at:
             job_row["finished_at"] = {"S": job.finished_at.isoformat()}
+        if job.webhook_url:
+            job_row["webhook_url"] = {"S": job.webhook_url}
+            job_row["webhook_events"] = {"L": [{"S": event} for event in job.webhook_events]}
         self._db.put_item(
             TableName=self.table_name, Item=job_row, ConditionExpression="attribute_not_exists(pk)"
         )

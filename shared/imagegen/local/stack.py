@@ -104,6 +104,9 @@ class LocalStack:
         then the template's variables, which the caller's own values override."""
         env = {name: value for name, value in self.environ.items() if not name.startswith("AWS_")}
         env.update(FAKE_CREDENTIALS, AWS_ENDPOINT_URL=self.aws.endpoint, POWERTOOLS_TRACE_DISABLED="true")
+        # Webhook receivers on the developer's machine (http://127.0.0.1:...): allowed locally only,
+        # unless the caller says otherwise; the template leaves it unset (false) for AWS.
+        env.setdefault("WEBHOOK_ALLOW_LOOPBACK", "true")
         template_env = self.template.environment(function)
         env.update(template_env)
         env.update({name: value for name, value in self.environ.items() if name in template_env})
@@ -206,12 +209,12 @@ class LocalStack:
         return worker_concurrency(settings, datetime.now(UTC).date())
 
     def event_source_concurrency(self, name: str, env: dict[str, str]) -> int:
-        """How many invocations of a queue-triggered function run at once: the worker's by its own
-        rule (worker_concurrency); any other's, its event's ScalingConfig.MaximumConcurrency, else 2."""
+        """A queue-triggered function's invocations at once: the worker's from its rate limit (above),
+        any other's from its event's ScalingConfig.MaximumConcurrency, else 2 (SQS's least)."""
         if name == "WorkerFunction":
             return self.worker_concurrency(env)
-        event = self._sqs_events()[name]
-        return int(event.get("ScalingConfig", {}).get("MaximumConcurrency") or 2)
+        scaling = (self.template.sqs_event(name) or {}).get("ScalingConfig", {})
+        return int(scaling.get("MaximumConcurrency", 2))
 
     def _sqs_events(self) -> dict[str, dict[str, Any]]:
         """The template's SQS event of each function that has one."""

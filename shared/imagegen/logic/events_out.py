@@ -8,6 +8,7 @@ the WebSocket notifier posts to connections, the webhook outlet only enqueues de
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from imagegen.config import Settings
 from imagegen.dal.jobs_table import JobsTable
 from imagegen.dal.local_files import append_lines
 from imagegen.logic.progress import JobReader, RowChange, progress_events
+from imagegen.logic.webhook_dispatch import WebhookOutbox, enqueue_webhooks, webhook_outbox
 from imagegen.logic.ws_notify import websocket_publisher
 from imagegen.models.progress import ProgressEvent
 
@@ -35,9 +37,27 @@ def events_log(path: Path) -> Publisher:
     return publish
 
 
+def webhook_publisher(jobs: JobReader, outbox: WebhookOutbox) -> Publisher:
+    """Each event a job's webhook asked for, queued for the delivery function. A job's webhook is
+    fixed when it is created, so its row is read once per job and container (the last 1024 jobs)."""
+    job_of = functools.lru_cache(maxsize=1024)(jobs)
+
+    def publish(events: list[ProgressEvent]) -> None:
+        for job_id in dict.fromkeys(event.job_id for event in events):
+            job = job_of(job_id)
+            if job is None:  # deleted since (TTL): nobody to tell
+                continue
+            enqueue_webhooks(job, [event for event in events if event.job_id == job_id], outbox)
+
+    return publish
+
+
 def default_publishers(settings: Settings) -> list[Publisher]:
     """Every outlet the events function feeds: the WebSocket notifier, then the webhook dispatch."""
-    publishers: list[Publisher] = [websocket_publisher(settings)]
+    publishers: list[Publisher] = [
+        websocket_publisher(settings),
+        webhook_publisher(job_reader(settings), webhook_outbox(settings)),
+    ]
     if settings.local_events_log is not None:
         publishers.append(events_log(settings.local_events_log))
     return publishers

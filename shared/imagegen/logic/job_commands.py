@@ -16,6 +16,7 @@ from imagegen.logic.quotas import check_budget, release_images, reserve_images
 from imagegen.logic.rate_limits import ScheduleBusy, limiter_name, queue_delay, slot_tokens
 from imagegen.logic.services import Services
 from imagegen.logic.specs import blog_spec, icon_specs
+from imagegen.logic.webhook_urls import check_webhook_url
 from imagegen.models.domain import (
     TERMINAL_JOB_STATES,
     CacheEntry,
@@ -44,12 +45,16 @@ def create_job(
     Cache hits are copied at once and cost no quota. The new images are checked against the
     caller's daily quota and the request's cost ceiling first: a refused request leaves nothing.
     A BlogPost (several sections' requests, as a CMS webhook sends them) makes one blog job."""
+    if request.webhook_url is not None:  # before anything is drawn, counted or stored
+        check_webhook_url(
+            request.webhook_url, services.resolve_host, services.settings.webhook_allow_loopback
+        )
     now = services.clock()
     settings = services.settings
     job_id = uuid.uuid4().hex
     kind: JobKind
     if isinstance(request, BlogImageRequest):
-        request = BlogPost(sections=(request,))
+        request = BlogPost((request,), request.webhook_url, tuple(request.webhook_events))
     if isinstance(request, BlogPost):
         kind, specs = "blog", [blog_spec(section, job_id, now, settings) for section in request.sections]
         for section, spec in zip(request.sections, specs, strict=True):
@@ -74,7 +79,8 @@ def create_job(
     check_budget(misses, provider, request.max_cost_usd)
     reserve_images(caller.sub, len(misses), now, services)
     try:
-        accepted = _record_job(job_id, kind, specs, entries, caller, now, services)
+        job = _new_job(job_id, kind, request, caller, now, entries)
+        accepted = _record_job(job, specs, entries, caller, services)
     except Exception:
         release_images(caller.sub, now, len(misses), services)
         raise
@@ -84,29 +90,37 @@ def create_job(
     return accepted
 
 
-def _record_job(
+def _new_job(
     job_id: str,
     kind: JobKind,
-    specs: list[ImageSpec],
-    entries: list[CacheEntry | None],
+    request: IconRequest | BatchRequest | BlogPost,
     caller: Caller,
     now: datetime,
-    services: Services,
+    entries: list[CacheEntry | None],
 ) -> Job:
-    hits = [n for n, entry in enumerate(entries) if entry is not None]
-    with ThreadPoolExecutor(max_workers=8) as pool:  # list(): wait for every copy, and raise its errors
-        list(pool.map(lambda n: cache.serve(specs[n], entries[n], job_id, n, caller.sub, services), hits))  # type: ignore[arg-type]
-    all_hits = len(hits) == len(specs)
-    job = Job(
+    hits = sum(entry is not None for entry in entries)
+    all_hits = hits == len(entries)
+    return Job(
         job_id=job_id,
         owner=caller.sub,
         kind=kind,
         state=JobState.COMPLETED if all_hits else JobState.QUEUED,
-        counts=Counts(total=len(specs), completed=len(hits)),
+        counts=Counts(total=len(entries), completed=hits),
         created_at=now,
         updated_at=now,
         finished_at=now if all_hits else None,
+        webhook_url=request.webhook_url,
+        webhook_events=tuple(request.webhook_events) if request.webhook_url else (),
     )
+
+
+def _record_job(
+    job: Job, specs: list[ImageSpec], entries: list[CacheEntry | None], caller: Caller, services: Services
+) -> Job:
+    job_id, now = job.job_id, job.created_at
+    hits = [n for n, entry in enumerate(entries) if entry is not None]
+    with ThreadPoolExecutor(max_workers=8) as pool:  # list(): wait for every copy, and raise its errors
+        list(pool.map(lambda n: cache.serve(specs[n], entries[n], job_id, n, caller.sub, services), hits))  # type: ignore[arg-type]
     queued = [n for n, entry in enumerate(entries) if entry is None]
     slots = _reserve_slots(specs, queued, caller, services)
     items = [
@@ -129,7 +143,7 @@ def _record_job(
         [ItemMessage(job_id=job_id, index=n, reservation=slots.get(n)) for n in queued],
         [queue_delay(slots[n], sent_at, services.settings) if n in slots else 0 for n in queued],
     )
-    logger.info("job created", job_id=job_id, kind=kind, items=len(items), cache_hits=len(hits))
+    logger.info("job created", job_id=job_id, kind=job.kind, items=len(items), cache_hits=len(hits))
     return job
 
 

@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePer
 
 from imagegen.config import Settings, get_settings
 from imagegen.logic.rate_limits import LimiterStore, SharedLimiter
+from imagegen.logic.webhook_urls import Resolver, resolve_with_dns
 from imagegen.models.domain import (
     CacheEntry,
     Item,
@@ -109,6 +110,7 @@ class Services:
     clock: Callable[[], datetime] = _utc_now
     sleep: Callable[[float], None] = time.sleep
     monotonic: Callable[[], float] = time.monotonic  # for deadlines: what `sleep` lets pass
+    resolve_host: Resolver = resolve_with_dns  # a webhook_url's addresses (DNS; tests inject names)
     idempotency_config: IdempotencyConfig = field(
         default_factory=lambda: IdempotencyConfig(expires_after_seconds=IDEMPOTENCY_SECONDS)
     )

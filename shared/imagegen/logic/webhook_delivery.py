@@ -1,6 +1,6 @@
 """Outgoing webhooks (issue 12, part 3): what to do after each delivery attempt. Pure: the caller
-reports the answer's status (or None when there was none) and its Retry-After. Not wired yet: no
-queue or sender uses it so far.
+reports the answer's status (or None when there was none) and its Retry-After (logic.webhook_sending,
+once per WebhookQueue message).
 
 The schedule is the Standard Webhooks spec's example. Decisions on answers:
 - 2xx: delivered.

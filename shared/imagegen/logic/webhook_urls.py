@@ -1,5 +1,6 @@
 """Outgoing webhooks (issue 12, part 3): is a `webhook_url` safe to call? The SSRF check of the OWASP
-cheat sheet, with DNS resolution injected. Not wired yet: no request model or sender calls it so far.
+cheat sheet, with DNS resolution injected. Called when a job is created (logic.job_commands) and before
+each delivery attempt (logic.webhook_sending).
 
 The check returns the addresses it allowed, and the sender must connect to one of those (sending the
 name as Host and TLS SNI) and follow no redirect: resolving again at send time would let a name that
@@ -89,7 +90,10 @@ def refusal_reason(address: IPAddress, local_mode: bool = False) -> str | None:
 def _split(url: str) -> SplitResult:
     if any(character.isspace() or ord(character) < 32 for character in url):
         raise InvalidRequestError("webhook_url must not contain spaces or control characters")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as error:  # an unclosed or malformed [IPv6] host
+        raise InvalidRequestError("webhook_url is not a valid URL") from error
     if parts.scheme not in ("https", "http"):
         raise InvalidRequestError("webhook_url must be an https URL")
     if "@" in parts.netloc:
@@ -109,6 +113,8 @@ def _host(parts: SplitResult) -> str:
         raise InvalidRequestError("webhook_url has no host")
     if ":" in host:  # an IPv6 literal, brackets already removed
         return host
+    if "[" in parts.netloc:  # brackets around anything but IPv6 (an IPvFuture [v1.x]): not a name
+        raise InvalidRequestError("webhook_url's host must be a name or an IP address")
     try:
         return host.encode("idna").decode("ascii")
     except UnicodeError as error:

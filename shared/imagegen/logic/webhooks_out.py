@@ -1,6 +1,7 @@
 """Outgoing webhooks (issue 12, part 3): per-owner `whsec_` secrets, their rotation, and signing an event
 into the Standard Webhooks headers and body with the `standardwebhooks` library. Pure: the clock and the
-randomness are the caller's or the stdlib's `secrets`. Not wired yet: nothing sends these deliveries.
+randomness are the caller's or the stdlib's `secrets`. logic.webhook_sending stores the secrets and signs
+each attempt.
 
 A delivery is signed when it is sent, not when the event happens: receivers refuse a webhook-timestamp
 older than 5 minutes, and retries run for a day. The webhook-id stays the same across retries, so a

@@ -135,6 +135,10 @@ class Job(BaseModel):
     updated_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    # Where the job's events are sent (checked against SSRF when the job was created), and which
+    # ones: models.webhooks.WebhookEventType values. None: no webhook.
+    webhook_url: str | None = None
+    webhook_events: tuple[str, ...] = ()
 
 
 class Item(BaseModel):

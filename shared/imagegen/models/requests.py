@@ -112,6 +112,15 @@ Quality = Literal["low", "medium", "high", "auto", "standard", "hd"]
 OutputFormat = Literal["png", "webp", "jpeg"]
 Background = Literal["auto", "opaque", "transparent"]
 DerivativeSize = Literal[512, 256, 128, 64, 32]
+# The events a job's webhook may ask for: models.webhooks.WebhookEventType's values (a test keeps them equal).
+WebhookEventName = Literal["item.completed", "item.failed", "job.completed", "job.cancelled"]
+ALL_WEBHOOK_EVENTS: tuple[WebhookEventName, ...] = (
+    "item.completed",
+    "item.failed",
+    "job.completed",
+    "job.cancelled",
+)
+MAX_WEBHOOK_URL_CHARS = 2048
 
 
 def _unique_sizes(sizes: list[int]) -> list[int]:
@@ -218,7 +227,36 @@ class _Strict(BaseModel):
         )
 
 
-class IconOptions(_Strict):
+def _unique_events(events: list[str]) -> list[str]:
+    if len(set(events)) != len(events):
+        raise ValueError("webhook events must be unique")
+    return events
+
+
+WebhookEvents = Annotated[
+    list[WebhookEventName],
+    Field(min_length=1, max_length=len(ALL_WEBHOOK_EVENTS), json_schema_extra={"uniqueItems": True}),
+    AfterValidator(_unique_events),
+]
+
+
+class WebhookOptions(_Strict):
+    """Where the job's end is reported (Standard Webhooks, signed with the owner's secret). The URL's
+    shape is checked here; whether it may be called (https, public addresses) when the job is created."""
+
+    webhook_url: Annotated[str, StringConstraints(min_length=1, max_length=MAX_WEBHOOK_URL_CHARS)] | None = (
+        None
+    )
+    webhook_events: WebhookEvents = list(ALL_WEBHOOK_EVENTS)
+
+    @model_validator(mode="after")
+    def _events_need_a_url(self) -> WebhookOptions:
+        if "webhook_events" in self.model_fields_set and self.webhook_url is None:
+            raise ValueError("webhook_events go with a webhook_url")
+        return self
+
+
+class IconOptions(WebhookOptions):
     """How icons are drawn: shared by single icons and batches."""
 
     style: Style = "modern"
@@ -247,7 +285,7 @@ class IconRequest(IconOptions):
     category: Category
 
 
-class BlogImageRequest(_Strict):
+class BlogImageRequest(WebhookOptions):
     """POST /api/images/generate: one image for a blog post section."""
 
     prompt: Prompt
@@ -268,6 +306,8 @@ class BlogPost:
     """Several sections of one post drawn as one blog job (a CMS webhook's post); not a JSON body."""
 
     sections: tuple[BlogImageRequest, ...]
+    webhook_url: str | None = None  # checked when the job is created, as a request's
+    webhook_events: tuple[str, ...] = tuple(ALL_WEBHOOK_EVENTS)
 
     @property
     def use_cache(self) -> bool:

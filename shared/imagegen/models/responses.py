@@ -27,6 +27,22 @@ def counts_out(counts: Counts) -> CountsOut:
     )
 
 
+class WebhookOut(BaseModel):
+    """A job's webhook as its status shows it: where events go and which ones (the secret never)."""
+
+    url: str
+    events: list[str]
+
+
+class WebhookSecretOut(BaseModel):
+    """GET /api/webhooks/secret and its rotation: the owner's signing secret (Standard Webhooks)."""
+
+    secret: str  # whsec_<base64>: give it to standardwebhooks.Webhook(secret).verify
+    created_at: datetime
+    # After a rotation, deliveries are signed with the previous secret too until then.
+    previous_valid_until: datetime | None = None
+
+
 class JobStatusOut(BaseModel):
     batch_id: str
     kind: str
@@ -40,6 +56,7 @@ class JobStatusOut(BaseModel):
     billed_calls: int  # provider calls that may be billed, timed-out ones included
     status_url: str
     result_url: str
+    webhook: WebhookOut | None = None
 
 
 class JobAcceptedOut(BaseModel):

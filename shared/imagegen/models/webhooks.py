@@ -1,10 +1,12 @@
 """Outgoing webhooks (issue 12, part 3): the events an owner's endpoint receives and the signing secret
-stored per owner. Not wired yet: no handler, table or queue uses these models so far."""
+stored per owner, and the WebhookQueue's messages (logic.webhook_dispatch queues them, logic.webhook_sending
+sends them)."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
@@ -88,6 +90,30 @@ class WebhookEvent(BaseModel):
             states = ", ".join(sorted(JOB_EVENTS[self.type]))
             raise ValueError(f"{self.type} carries no item and a job state in {states}")
         return self
+
+
+class WebhookDelivery(BaseModel):
+    """A WebhookQueue message: one event for one endpoint, and which attempt this message makes.
+
+    Signed when it is sent (with the owner's secrets at that moment), never when queued. `due_at`
+    chains a wait longer than SQS's 900 s delay: a message received early is sent on again."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    owner: str
+    url: str
+    event: WebhookEvent
+    attempt: Annotated[int, Field(ge=1)] = 1
+    due_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class WebhookAnswer:
+    """What one attempt got back: the status and Retry-After, or None when no answer came."""
+
+    status: int | None
+    retry_after: str | None = None
+    problem: str | None = None  # why no answer came (an exception's name: no receiver's text)
 
 
 class OwnerWebhookSecret(BaseModel):
