@@ -58,16 +58,16 @@ def test_a_blog_manifest_becomes_its_sections_images_with_their_metadata(client:
     }
     # When it is put under the owner's incoming/ folder
     put(client, "incoming/blogger/post 53.json", json.dumps(manifest).encode())
-    # Then its receipt names one job per section, owned by the folder's owner, whose images land
+    # Then its receipt names one blog job of its sections, owned by the folder's owner, whose images land
     found = receipt(client, "incoming/blogger/post 53_receipt.json")
     assert found["status"] == "accepted" and found["key"] == "incoming/blogger/post 53.json"
-    assert len(found["batch_ids"]) == 2
+    (batch_id,) = found["batch_ids"]
+    status = client.wait_until_done(f"/api/jobs/{batch_id}", "blogger")
+    assert (status["state"], status["kind"], status["counts"]["completed"]) == ("completed", "blog", 2)
+    items = client.get(f"/api/jobs/{batch_id}/result", "blogger").json()["items"]
     keys = set(client.keys("posts/53/"))
-    for batch_id in found["batch_ids"]:
-        status = client.wait_until_done(f"/api/jobs/{batch_id}", "blogger")
-        assert status["state"] == "completed" and status["kind"] == "blog"
-        (item,) = client.get(f"/api/jobs/{batch_id}/result", "blogger").json()["items"]
-        keys = set(client.keys("posts/53/"))
+    assert {item["key"].split("/")[3] for item in items} == {"1", "2"}  # posts/53/sections/{id}/raw/...
+    for item in items:
         assert item["key"] in keys and item["key"].rsplit(".", 1)[0] + "_metadata.json" in keys
     assert any(key.endswith("/hero.png") for key in keys)
     # and another user sees none of them

@@ -40,16 +40,17 @@ def test_a_notification_names_its_objects_with_their_keys_decoded_and_a_test_eve
     assert uploads_in(json.dumps({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": BUCKET})) == []
 
 
-def test_a_blog_manifest_makes_one_job_per_section_for_the_folders_owner() -> None:
+def test_a_blog_manifest_makes_one_job_of_its_sections_for_the_folders_owner() -> None:
     services, files = make_services(), FakeIncoming()
     upload = files.upload(
         "incoming/alice/post.json",
         blog({"section_id": "1", "prompt": "A harbour"}, {"section_id": "2", "prompt": "A lighthouse"}),
     )
     receipt = take_upload(upload, services, files)
-    assert isinstance(receipt, AcceptedReceipt) and len(receipt.batch_ids) == 2
-    assert sorted(owned(services, "alice")) == sorted(receipt.batch_ids)
-    assert [services.jobs.jobs[job_id].kind for job_id in receipt.batch_ids] == ["blog", "blog"]
+    assert isinstance(receipt, AcceptedReceipt) and len(receipt.batch_ids) == 1
+    assert owned(services, "alice") == receipt.batch_ids
+    (job,) = (services.jobs.jobs[job_id] for job_id in receipt.batch_ids)
+    assert (job.kind, job.counts.total) == ("blog", 2)
     assert len(services.queue.sent) == 2
     assert files.receipts["incoming/alice/post_receipt.json"]["batch_ids"] == receipt.batch_ids
 

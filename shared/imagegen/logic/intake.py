@@ -2,9 +2,9 @@
 the API would make for its owner, and a receipt beside it says which, or what is wrong, line by line.
 
 The jobs are made by job_commands.create_job, the use case behind the API's POSTs, so quotas, the
-cache, cost ceilings and validation apply as to an API call. A blog manifest makes one job per
-section (a blog job holds one image, as `POST /api/images/generate` makes it); a catalogue makes one
-batch per group of rows (logic.manifests groups them). If any job of a file is refused (the quota, a
+cache, cost ceilings and validation apply as to an API call. A blog manifest makes one blog job of
+its sections (as a CMS hook's post does; split at MAX_BATCH_ITEMS); a catalogue makes one batch per
+group of rows (logic.manifests groups them). If any job of a file is refused (the quota, a
 filename taken), the file's earlier jobs are cancelled and the receipt refuses the whole file.
 
 At-least-once delivery: an object's version (bucket, key, ETag, version id) is claimed through
@@ -43,7 +43,7 @@ from imagegen.logic.services import Services
 from imagegen.logic.specs import blog_spec
 from imagegen.models.domain import Caller, Job
 from imagegen.models.manifests import AcceptedReceipt, ManifestProblem, RefusedReceipt, UploadedObject
-from imagegen.models.requests import BatchRequest, BlogImageRequest
+from imagegen.models.requests import MAX_BATCH_ITEMS, BatchRequest, BlogPost
 
 logger = Logger(child=True)
 
@@ -143,7 +143,9 @@ def _create_jobs(manifest: BlogManifest | Catalogue, caller: Caller, services: S
     if isinstance(manifest, BlogManifest):
         _check_names(manifest, services)
     jobs: list[Job] = []
-    requests: list[BlogImageRequest | BatchRequest] = list(manifest.requests)
+    requests: list[BlogPost | BatchRequest] = [
+        *(_blog_jobs(manifest) if isinstance(manifest, BlogManifest) else manifest.requests)
+    ]
     for number, request in enumerate(requests, start=1):
         try:
             jobs.append(create_job(request, caller, services))
@@ -151,10 +153,19 @@ def _create_jobs(manifest: BlogManifest | Catalogue, caller: Caller, services: S
             _cancel(jobs, caller, services)
             if not isinstance(error, ImagegenError):
                 raise
-            part = "section" if isinstance(manifest, BlogManifest) else "batch"
+            part = "post" if isinstance(manifest, BlogManifest) else "batch"
             message = f"{part} {number} of {len(requests)}: {error}"
             raise ManifestRefused([ManifestProblem(line=None, field="", message=message)]) from error
     return jobs
+
+
+def _blog_jobs(manifest: BlogManifest) -> list[BlogPost]:
+    """A post's sections as one blog job, as a CMS hook's are (split at the batch limit)."""
+    sections = manifest.requests
+    return [
+        BlogPost(tuple(sections[start : start + MAX_BATCH_ITEMS]))
+        for start in range(0, len(sections), MAX_BATCH_ITEMS)
+    ]
 
 
 def _check_names(manifest: BlogManifest, services: Services) -> None:
