@@ -73,8 +73,10 @@ def start_stack(**environ: str) -> LocalStack:
     return stack_for(**environ).start()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def client() -> Iterator[Client]:
+    """One stack with the template's defaults, shared by the test files a worker runs: each start and
+    stop costs seconds. Tests that need other settings start their own (start_stack)."""
     stack = start_stack()
     try:
         yield Client(stack)

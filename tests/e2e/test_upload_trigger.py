@@ -5,24 +5,14 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from imagegen.cli import serve_banner
-from tests.e2e.conftest import Client, start_stack
+from tests.e2e.conftest import Client
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[Client]:
-    stack = start_stack()
-    try:
-        yield Client(stack)
-    finally:
-        stack.stop()
 
 
 def put(client: Client, key: str, body: bytes) -> None:

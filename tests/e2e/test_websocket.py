@@ -24,18 +24,9 @@ from imagegen.models.domain import ItemState, JobState
 from imagegen.models.progress import ProgressEvent, ProgressType
 from imagegen.models.responses import CountsOut
 from imagegen.models.webhooks import WebhookItem
-from tests.e2e.conftest import Client, start_stack
+from tests.e2e.conftest import Client
 
 RECV_SECONDS = 10
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[Client]:
-    stack = start_stack()
-    try:
-        yield Client(stack)
-    finally:
-        stack.stop()
 
 
 @pytest.fixture(scope="module")
