@@ -32,6 +32,26 @@ def batch_write(table_name: str, requests: list[dict[str, Any]]) -> None:
             pending = answer.get("UnprocessedItems", {}).get(table_name, [])
 
 
+SEND_BATCH_MAX = 10  # SQS's SendMessageBatch takes at most ten entries
+SEND_TRIES = 5
+
+
+def send_batches(queue_url: str, entries: list[dict[str, Any]]) -> None:
+    """Send messages (SendMessageBatch entries without their Id) in chunks SQS accepts, sending again
+    what it reports as failed; raises when some still fail after SEND_TRIES tries."""
+    for start in range(0, len(entries), SEND_BATCH_MAX):
+        pending = {str(n): entry for n, entry in enumerate(entries[start : start + SEND_BATCH_MAX])}
+        for _ in range(SEND_TRIES):
+            if not pending:
+                break
+            answer = client("sqs").send_message_batch(
+                QueueUrl=queue_url, Entries=[{"Id": entry_id, **entry} for entry_id, entry in pending.items()]
+            )
+            pending = {failed["Id"]: pending[failed["Id"]] for failed in answer.get("Failed", [])}
+        if pending:
+            raise RuntimeError(f"SQS refused {len(pending)} messages after {SEND_TRIES} tries")
+
+
 def reset_clients() -> None:
     """Forget cached clients (the local stack and tests point them at a new endpoint)."""
     client.cache_clear()

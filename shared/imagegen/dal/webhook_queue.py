@@ -6,11 +6,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from imagegen.dal.clients import client
+from imagegen.dal.clients import client, send_batches
 from imagegen.models.webhooks import WebhookDelivery
 
 MAX_DELAY_SECONDS = 900  # SQS's longest DelaySeconds: longer waits are chained (WebhookDelivery.due_at)
-_BATCH = 10  # SendMessageBatch takes at most ten entries
 
 
 def _delay(seconds: float) -> int:
@@ -27,23 +26,12 @@ class WebhookQueue:
         return client("sqs")
 
     def send(self, deliveries: list[WebhookDelivery], delay_seconds: float = 0) -> None:
-        """Queue deliveries in batches of ten; resend what SQS reports as failed (five tries)."""
+        """Queue deliveries, `delay_seconds` from now (at most 900: chained beyond)."""
         entries = [
             {"MessageBody": delivery.model_dump_json(), "DelaySeconds": _delay(delay_seconds)}
             for delivery in deliveries
         ]
-        for start in range(0, len(entries), _BATCH):
-            pending = {str(n): entry for n, entry in enumerate(entries[start : start + _BATCH])}
-            for _ in range(5):
-                if not pending:
-                    break
-                answer = self._sqs.send_message_batch(
-                    QueueUrl=self.queue_url,
-                    Entries=[{"Id": entry_id, **entry} for entry_id, entry in pending.items()],
-                )
-                pending = {failed["Id"]: pending[failed["Id"]] for failed in answer.get("Failed", [])}
-            if pending:
-                raise RuntimeError(f"SQS refused {len(pending)} webhook deliveries after 5 tries")
+        send_batches(self.queue_url, entries)
 
     def dead_letter(self, delivery: WebhookDelivery) -> None:
         """Keep an event whose every attempt failed where an operator can look at it (and redrive it)."""

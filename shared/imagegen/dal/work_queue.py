@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from imagegen.dal.clients import client
+from imagegen.dal.clients import client, send_batches
 from imagegen.models.domain import ItemMessage
 
 
@@ -23,18 +23,7 @@ class WorkQueue:
             {"MessageBody": message.model_dump_json(), "DelaySeconds": max(0, min(int(delay), 900))}
             for message, delay in zip(messages, delays or [0] * len(messages), strict=True)
         ]
-        for start in range(0, len(entries), 10):
-            pending = {str(n): entry for n, entry in enumerate(entries[start : start + 10])}
-            for _ in range(5):
-                if not pending:
-                    break
-                answer = self._sqs.send_message_batch(
-                    QueueUrl=self.queue_url,
-                    Entries=[{"Id": entry_id, **entry} for entry_id, entry in pending.items()],
-                )
-                pending = {failed["Id"]: pending[failed["Id"]] for failed in answer.get("Failed", [])}
-            if pending:
-                raise RuntimeError(f"SQS refused {len(pending)} messages after 5 tries")
+        send_batches(self.queue_url, entries)
 
     def delay(self, receipt_handle: str, seconds: int) -> None:
         """Make a received message visible again after `seconds` (0 = now)."""

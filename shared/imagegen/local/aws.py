@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.config import Config
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
@@ -87,6 +88,18 @@ def _serve_moto(host: str, port: int, parent: Connection, state_dir: str | None,
         store.close()
 
 
+def emulated_client(service: str, endpoint: str, config: Config | None = None) -> Any:
+    """A boto3 client for the emulated AWS at `endpoint`, with its fake credentials."""
+    return boto3.session.Session().client(  # type: ignore[call-overload]
+        service,
+        endpoint_url=endpoint,
+        region_name=FAKE_CREDENTIALS["AWS_DEFAULT_REGION"],
+        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        config=config,
+    )
+
+
 class EmulatedAws:
     """A moto server in its own process; `create_resources` builds what the template declares,
     `restore` brings back what the state folder kept (when there is one)."""
@@ -136,13 +149,7 @@ class EmulatedAws:
             self._process.terminate()
 
     def client(self, service: str) -> Any:
-        return boto3.session.Session().client(  # type: ignore[call-overload]
-            service,
-            endpoint_url=self.endpoint,
-            region_name=FAKE_CREDENTIALS["AWS_DEFAULT_REGION"],
-            aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        )
+        return emulated_client(service, self.endpoint)
 
     def create_resources(self, template: Template, jwt_secret: str) -> None:
         """Create every emulated resource and record its physical names in the template."""

@@ -22,10 +22,9 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from typing import Any
 
-import boto3
 from botocore.config import Config
 
-from imagegen.local.aws import FAKE_CREDENTIALS
+from imagegen.local.aws import emulated_client
 from imagegen.local.lambdas import LambdaFunction, LocalContext
 
 # A long poll of one second, so a stop is noticed within about a second. moto's long poll re-checks
@@ -57,13 +56,10 @@ def sqs_event(messages: Sequence[Mapping[str, Any]], queue_arn: str, region: str
 
 def sqs_client(endpoint: str) -> Any:
     """An SQS client for the emulated AWS, with short timeouts so a stopped server fails fast."""
-    return boto3.session.Session().client(  # type: ignore[call-overload]
+    return emulated_client(
         "sqs",
-        endpoint_url=endpoint,
-        region_name=FAKE_CREDENTIALS["AWS_DEFAULT_REGION"],
-        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        config=Config(connect_timeout=2, read_timeout=RECEIVE_WAIT_SECONDS + 10, retries={"max_attempts": 2}),
+        endpoint,
+        Config(connect_timeout=2, read_timeout=RECEIVE_WAIT_SECONDS + 10, retries={"max_attempts": 2}),
     )
 
 

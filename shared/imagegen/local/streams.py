@@ -20,10 +20,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
-import boto3
 from botocore.config import Config
 
-from imagegen.local.aws import FAKE_CREDENTIALS
+from imagegen.local.aws import FAKE_CREDENTIALS, emulated_client
 
 POLL_SECONDS = 0.1  # Lambda polls a shard about four times a second; closer here for the local latency
 RETRY_SECONDS = 0.5
@@ -38,13 +37,8 @@ class Invocable(Protocol):
 
 def streams_client(endpoint: str) -> Any:
     """A DynamoDB Streams client for the emulated AWS, with short timeouts so a stopped server fails fast."""
-    return boto3.session.Session().client(  # type: ignore[call-overload]
-        "dynamodbstreams",
-        endpoint_url=endpoint,
-        region_name=FAKE_CREDENTIALS["AWS_DEFAULT_REGION"],
-        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        config=Config(connect_timeout=2, read_timeout=10, retries={"max_attempts": 2}),
+    return emulated_client(
+        "dynamodbstreams", endpoint, Config(connect_timeout=2, read_timeout=10, retries={"max_attempts": 2})
     )
 
 
