@@ -325,3 +325,19 @@ def build_resolver(*routers: Router) -> APIGatewayHttpResolver:
         return error_response(HTTPStatus.NOT_FOUND, "not_found", "no such route")
 
     return app
+
+
+def http_function(*routers: Router) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
+    """The `lambda_handler` of a function serving these routers behind the HTTP API: one resolver,
+    logged with the request's correlation id and traced, as every HTTP function of the template is."""
+    from aws_lambda_powertools import Tracer
+    from aws_lambda_powertools.logging import correlation_paths
+
+    app, function_logger, tracer = build_resolver(*routers), Logger(), Tracer()
+
+    @function_logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+    @tracer.capture_lambda_handler(capture_response=False)
+    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        return app.resolve(event, context)
+
+    return cast(Callable[[dict[str, Any], LambdaContext], dict[str, Any]], lambda_handler)
