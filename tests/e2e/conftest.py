@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -73,15 +74,25 @@ def start_stack(**environ: str) -> LocalStack:
     return stack_for(**environ).start()
 
 
-@pytest.fixture(scope="session")
-def client() -> Iterator[Client]:
-    """One stack with the template's defaults, shared by the test files a worker runs: each start and
-    stop costs seconds. Tests that need other settings start their own (start_stack)."""
-    stack = start_stack()
-    try:
-        yield Client(stack)
-    finally:
-        stack.stop()
+_SHARED: list[Client] = []  # the default stack of this worker, while its e2e files run
+
+
+@pytest.fixture(scope="module")
+def client() -> Client:
+    """One stack with the template's defaults, shared by the e2e files a worker runs one after another
+    (each start and stop costs seconds), and stopped as soon as the worker's next test is not one of
+    them (pytest_runtest_teardown below), so that it never runs beside other kinds of tests. Tests
+    that need other settings start their own (start_stack)."""
+    if not _SHARED:
+        _SHARED.append(Client(start_stack()))
+    return _SHARED[0]
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    here = Path(__file__).parent
+    if _SHARED and (nextitem is None or here not in nextitem.path.parents):
+        _SHARED.pop().stack.stop()
 
 
 @pytest.fixture(scope="module")

@@ -46,7 +46,10 @@ class Served:
     def __init__(self, state_dir: Path, log: Path) -> None:
         self.state_dir, self.log, self.port = state_dir, log, _free_port()
         env = clean_environ(RETRY_BASE_DELAY_SECONDS="0")
+        # Its own WebSocket port too: the next port after a free one may be taken.
+        self.ws_port = _free_port()
         command = [sys.executable, "-m", "imagegen.cli", "serve", "--port", str(self.port)]
+        command += ["--ws-port", str(self.ws_port)]
         with log.open("ab") as out:
             self.process = subprocess.Popen(
                 [*command, "--state-dir", str(state_dir)], stdout=out, stderr=subprocess.STDOUT, env=env
@@ -187,7 +190,18 @@ def _a_second_stack_on_the_folder_is_refused(state_dir: Path) -> None:
     env = clean_environ()
     port = str(_free_port())
     second = subprocess.run(
-        [sys.executable, "-m", "imagegen.cli", "serve", "--port", port, "--state-dir", str(state_dir)],
+        [
+            sys.executable,
+            "-m",
+            "imagegen.cli",
+            "serve",
+            "--port",
+            port,
+            "--ws-port",
+            str(_free_port()),
+            "--state-dir",
+            str(state_dir),
+        ],
         capture_output=True,
         text=True,
         env=env,
