@@ -12,8 +12,8 @@ from typing import Any
 import boto3
 import pytest
 
+from imagegen.dal.events_table import WebhookSecrets
 from imagegen.dal.webhook_queue import WebhookQueue
-from imagegen.dal.webhook_secrets import WebhookSecrets
 from imagegen.local.lambdas import LocalContext, load_handler
 from imagegen.local.poller import poll_once
 from imagegen.logic.webhook_sending import webhook_services

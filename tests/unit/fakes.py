@@ -390,7 +390,7 @@ class FakeIncoming:
 
 
 class FakeHooks:
-    """The events table's hook rows (dal/hooks_table.HooksTable) in memory, same conditions."""
+    """The events table's hook rows (dal/events_table.HooksTable) in memory, same conditions."""
 
     def __init__(self) -> None:
         self.tenants: dict[str, HookTenant] = {}

@@ -43,7 +43,7 @@ _SET_SECRET = documented()
 
 @cache
 def hooks_store() -> HooksStore:
-    from imagegen.dal.hooks_table import HooksTable
+    from imagegen.dal.events_table import HooksTable
 
     return HooksTable(default_services().settings.events_table)
 

@@ -3,7 +3,7 @@ posted to it does (a blog job for the post's new or changed sections, or nothing
 
 A hook URL names its tenant by an unguessable id (`/api/hooks/ghost?hook=<id>`), so no owner id is
 ever pasted into a CMS. Verification is logic/hooks_in.verify_hook; the replay store and the
-section hashes are the events table's rows (dal/hooks_table.py). Nothing here calls the provider:
+section hashes are the events table's rows (dal/events_table.py). Nothing here calls the provider:
 the job is queued and the webhook answered at once.
 """
 

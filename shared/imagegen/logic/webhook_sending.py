@@ -64,9 +64,9 @@ class WebhookServices:
 @cache
 def webhook_services() -> WebhookServices:
     """The real dependencies, built once per process."""
+    from imagegen.dal.events_table import WebhookSecrets
     from imagegen.dal.webhook_http import post_webhook
     from imagegen.dal.webhook_queue import WebhookQueue
-    from imagegen.dal.webhook_secrets import WebhookSecrets
 
     settings = get_settings()
     return WebhookServices(

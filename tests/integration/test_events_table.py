@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from imagegen.dal.hooks_table import HooksTable
+from imagegen.dal.events_table import HooksTable
 from imagegen.logic.hooks import HooksStore
 from imagegen.models.hooks import HookTenant
 from tests.integration.conftest import Deployed
