@@ -153,3 +153,17 @@ def test_stop_abandons_a_running_invocation_quickly_and_leaves_its_message_in_th
     assert time.monotonic() - began < 20
     assert harness.invocations() == []
     assert harness.depth() == 1
+
+
+def test_a_disabled_source_receives_nothing_until_it_is_enabled(harness: Harness) -> None:
+    # Given a running source, disabled (as UpdateEventSourceMapping Enabled=false)
+    source = harness.start(containers=1, batch_size=10, max_concurrency=1)
+    source.disable()
+    # When messages arrive while it is disabled
+    ids = harness.send({"sleep": 0}, {"sleep": 0})
+    time.sleep(3)  # three of the source's one-second polls
+    # Then none is delivered, and they wait in the queue
+    assert harness.invocations() == [] and harness.depth() == 2
+    # And once enabled, each is delivered and deleted
+    source.enable()
+    wait_until(lambda: set(harness.succeeded()) == set(ids) and harness.depth() == 0)
