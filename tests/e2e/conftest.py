@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -80,18 +79,16 @@ _SHARED: list[Client] = []  # the default stack of this worker, while its e2e fi
 @pytest.fixture(scope="module")
 def client() -> Client:
     """One stack with the template's defaults, shared by the e2e files a worker runs one after another
-    (each start and stop costs seconds), and stopped as soon as the worker's next test is not one of
-    them (pytest_runtest_teardown below), so that it never runs beside other kinds of tests. Tests
-    that need other settings start their own (start_stack)."""
+    (each start and stop costs seconds). It is stopped before the worker runs any other kind of test
+    (tests/conftest.py), so that it never runs beside them, and at the end of the session. Tests that
+    need other settings start their own (start_stack)."""
     if not _SHARED:
         _SHARED.append(Client(start_stack()))
     return _SHARED[0]
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
-    here = Path(__file__).parent
-    if _SHARED and (nextitem is None or here not in nextitem.path.parents):
+def stop_shared_stack() -> None:
+    if _SHARED:
         _SHARED.pop().stack.stop()
 
 
