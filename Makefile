@@ -69,6 +69,7 @@ bench: $(BIN)/imagegen  ## prints the figures quoted in issues
 	$(BIN)/python bench/throughput.py
 	$(BIN)/python bench/real_provider.py
 	$(BIN)/python bench/upload_trigger.py
+	$(BIN)/python bench/hook_latency.py
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
