@@ -101,20 +101,23 @@ class Served:
         assert self.process.wait(60) == 0, self.log.read_text()[-3000:]
         self.http.close()
 
-    def children(self) -> set[int]:
-        """The processes `imagegen serve` started (the emulated AWS, the functions' containers)."""
-        pids = set()
+    def descendants(self) -> set[int]:
+        """The processes `imagegen serve` started (the emulated AWS, the fork server, the functions'
+        containers), and theirs."""
+        parents: dict[int, int] = {}
         for stat in Path("/proc").glob("[0-9]*/stat"):
             with contextlib.suppress(OSError):
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-                if int(fields[1]) == self.process.pid:
-                    pids.add(int(stat.parent.name))
-        return pids
+                parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        found, frontier = set(), {self.process.pid}
+        while frontier:
+            frontier = {pid for pid, parent in parents.items() if parent in frontier}
+            found |= frontier
+        return found
 
     def kill(self) -> None:
         """kill -9 of the `imagegen serve` process alone: the processes it started end by themselves."""
-        children = self.children()
-        assert children, "the stack runs its emulated AWS and containers in processes of their own"
+        children = self.descendants()
+        assert len(children) > 3, "the stack runs its emulated AWS and containers in processes of their own"
         self.process.kill()
         self.process.wait(10)
         self.http.close()

@@ -1,8 +1,14 @@
-"""Lambda-like execution: each function runs in its own spawned processes, one invocation at a time.
+"""Lambda-like execution: each function runs in processes of its own, one invocation at a time.
 
 Powertools keeps the current request on a class attribute, so two invocations may never share a
-process; in AWS each container also serves one invocation at a time. Spawned processes give the
+process; in AWS each container also serves one invocation at a time. Separate processes give the
 same isolation (and real parallelism for the image rendering).
+
+Containers are forked from multiprocessing's fork server, which has imported the libraries every
+function loads (boto3, Powertools, pydantic, ...) once: a stack starts a dozen containers, and with
+plain spawn each paid about a second of CPU re-importing them. A container still has its own process
+and environment and imports its own handler and imagegen's modules (some read settings at import),
+as a Lambda container does.
 """
 
 from __future__ import annotations
@@ -22,6 +28,45 @@ from typing import Any
 # How long `close` lets running invocations finish before it kills their containers.
 CLOSE_GRACE_SECONDS = 5.0
 STACK_CHECK_SECONDS = 1.0
+
+# None of these reads the environment at import: each container sets its own after the fork.
+_PRELOADED = [
+    "boto3",
+    "botocore.session",
+    "botocore.client",
+    "pydantic",
+    "pydantic_settings",
+    "jwt",
+    "httpx",
+    "openai",
+    "PIL.Image",
+    "aws_lambda_powertools.event_handler",
+    "aws_lambda_powertools.logging",
+    "aws_lambda_powertools.metrics",
+    "aws_lambda_powertools.tracing",
+    "aws_lambda_powertools.utilities.batch",
+    "aws_lambda_powertools.utilities.idempotency",
+    "aws_lambda_powertools.utilities.data_classes",
+    # Powertools' Tracer builds the X-Ray recorder even when tracing is off, and the recorder makes
+    # two botocore clients: about a second per container, spent once here instead.
+    "aws_xray_sdk.core",
+    # imagegen's modules that only define models and tables (no Logger, Metrics or settings read at
+    # import); the rest is imported by each container, under its own environment.
+    "imagegen.models.requests",
+    "imagegen.models.responses",
+    "imagegen.models.domain",
+    "imagegen.models.progress",
+    "imagegen.models.websocket",
+    "imagegen.models.hooks",
+    "imagegen.models.manifests",
+    "imagegen.models.webhooks",
+    "imagegen.config",
+    "imagegen.errors",
+    "imagegen.providers.registry",
+    "imagegen.templates",
+]
+_CONTEXT = multiprocessing.get_context("forkserver")
+_CONTEXT.set_forkserver_preload(_PRELOADED)
 
 _handler: Any = None
 _function_name = ""
@@ -56,17 +101,36 @@ def load_handler(code_dir: Path) -> Any:
     return module.lambda_handler
 
 
+def _alive(pid: int) -> bool:
+    """Whether process `pid` runs: a stack killed with SIGKILL may wait as a zombie until its parent
+    reaps it, which os.kill alone takes for alive (/proc tells, where there is one)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
 def _end_with_the_stack(stack_pid: int) -> None:
-    """A container outlives a stack killed with SIGKILL (nothing closes its pool); it ends itself."""
-    while os.getppid() == stack_pid:
+    """A container outlives a stack killed with SIGKILL (nothing closes its pool); it ends itself.
+    It watches the stack's process, not its parent: its parent is the fork server, which ends only
+    once no container holds the stack's end of its pipe."""
+    while _alive(stack_pid):
         time.sleep(STACK_CHECK_SECONDS)
     os._exit(1)
 
 
-def _start_container(function_name: str, code_dir: str, env: dict[str, str], timeout: int) -> None:
+def _start_container(
+    function_name: str, code_dir: str, env: dict[str, str], timeout: int, stack_pid: int
+) -> None:
     global _handler, _function_name, _timeout
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when containers stop
-    threading.Thread(target=_end_with_the_stack, args=(os.getppid(),), daemon=True).start()
+    threading.Thread(target=_end_with_the_stack, args=(stack_pid,), daemon=True).start()
     os.environ.clear()  # noqa: TID251 - a function sees exactly its configured environment
     os.environ.update(env)  # noqa: TID251 - this is the emulated Lambda runtime setting a function's env
     _handler, _function_name, _timeout = load_handler(Path(code_dir)), function_name, timeout
@@ -83,17 +147,17 @@ def _warm() -> bool:
 class LambdaFunction:
     """One function's containers, started on demand as Lambda's cold starts are.
 
-    The pool spawns a process for a submitted invocation only when none is idle (Python 3.11's
-    ProcessPoolExecutor with the spawn context), up to `containers`; each loads the handler once.
+    The pool starts a process for a submitted invocation only when none is idle (Python 3.11's
+    ProcessPoolExecutor), up to `containers`; each loads the handler once.
     """
 
     def __init__(self, name: str, code_dir: Path, env: dict[str, str], timeout: int, containers: int) -> None:
         self.name, self.timeout, self.containers = name, timeout, containers
         self._pool = ProcessPoolExecutor(
             max_workers=containers,
-            mp_context=multiprocessing.get_context("spawn"),
+            mp_context=_CONTEXT,
             initializer=_start_container,
-            initargs=(name, str(code_dir), env, timeout),
+            initargs=(name, str(code_dir), env, timeout, os.getpid()),
         )
 
     def warm(self, containers: int = 1) -> list[Future[bool]]:
