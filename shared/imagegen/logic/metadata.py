@@ -56,5 +56,6 @@ def build_metadata(
         "cost_usd_estimate": image_estimate(spec, image),  # from the model's token table, before the call
         "billed_calls": image.billed_calls,  # calls that may be billed, timed-out ones included
         "provider_request_id": image.request_id,
+        **(image.details or {}),  # the offline renderer's offline_subject: what it drew, and why
         **extra,
     }

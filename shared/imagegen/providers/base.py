@@ -18,6 +18,7 @@ class GeneratedImage:
     cost_usd: float | None = None  # what the provider bills for this call, from `usage`
     request_id: str | None = None
     billed_calls: int = 0  # calls this image took that the provider may bill (lost ones included)
+    details: dict[str, Any] | None = None  # the provider's own metadata fields (offline: offline_subject)
 
 
 class Provider(Protocol):

@@ -11,6 +11,7 @@ import gzip
 import io
 import json
 import re
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
@@ -144,10 +145,18 @@ def words(*texts: str) -> list[str]:
 
 
 @cache
+def _icons() -> dict[str, tuple[list[str], list[str]]]:
+    """Icon name -> (aliases, tags), as @mdi/svg's meta.json has them."""
+    raw = resources.files("imagegen.providers").joinpath("data/mdi_index.json.gz").read_bytes()
+    return {
+        name: (aliases, tags) for name, (aliases, tags) in json.loads(gzip.decompress(raw))["icons"].items()
+    }
+
+
+@cache
 def _index() -> tuple[dict[str, dict[str, float]], frozenset[str]]:
     """Token -> {icon name: weight} over names, aliases and tags; and the set of all names."""
-    raw = resources.files("imagegen.providers").joinpath("data/mdi_index.json.gz").read_bytes()
-    icons: dict[str, list[list[str]]] = json.loads(gzip.decompress(raw))["icons"]
+    icons = _icons()
     inverted: dict[str, dict[str, float]] = collections.defaultdict(dict)
 
     def add(token: str, name: str, weight: float) -> None:
@@ -202,6 +211,125 @@ def search(*texts: str, limit: int = 5) -> list[str]:
 
     ranked = _hinted(tokens) + [n for n in sorted(scores, key=rank) if n not in _hinted(tokens)]
     return ranked[:limit] or [FALLBACK]
+
+
+# Tags of user-interface symbols (a grid of cells, an arrow, a text format), not things a picture shows:
+# a noun never resolves to one of these by a bare word ("table" is a spreadsheet there).
+_SYMBOL_TAGS = frozenset(
+    [
+        "Text / Content / Format",
+        "Arrow",
+        "Alpha / Numeric",
+        "Math",
+        "Form",
+        "Edit / Modify",
+        "View",
+        "Arrange",
+        "Tooltip",
+        "Settings",
+        "Alert / Error",
+        "Shape",
+        "Vector",
+        "Notification",
+        "Files / Folders",
+        "Database",
+    ]
+)
+_IRREGULAR = {
+    "children": "child",
+    "people": "person",
+    "men": "man",
+    "women": "woman",
+    "feet": "foot",
+    "teeth": "tooth",
+    "mice": "mouse",
+    "geese": "goose",
+    "knives": "knife",
+    "leaves": "leaf",
+    "loaves": "loaf",
+    "shelves": "shelf",
+    "wolves": "wolf",
+    "calves": "calf",
+    "halves": "half",
+    "wives": "wife",
+    "lives": "life",
+    "shoes": "shoe",
+    "toes": "toe",
+    "canoes": "canoe",
+    "dice": "dice",
+    "series": "series",
+    "species": "species",
+    "news": "news",
+    "goods": "goods",
+    "clothes": "clothes",
+    "sunglasses": "sunglasses",
+    "headphones": "headphones",
+    "earbuds": "earbuds",
+}
+
+
+def singular(word: str) -> str:
+    """The singular of an English noun, by rule and a short list of exceptions ("knives" -> "knife")."""
+    if word in _IRREGULAR:
+        return _IRREGULAR[word]
+    if len(word) <= 3 or word.endswith(("ss", "us", "is", "ics")) or not word.endswith("s"):
+        return word
+    for suffix, replacement in (
+        ("sses", "ss"),
+        ("ies", "y"),
+        ("ches", "ch"),
+        ("shes", "sh"),
+        ("xes", "x"),
+        ("oes", "o"),
+    ):
+        if word.endswith(suffix) and len(word) > len(suffix) + 1:
+            return word[: -len(suffix)] + replacement
+    return word[:-1]
+
+
+def _key(text: str) -> frozenset[str]:
+    return frozenset(singular(part) for part in re.findall(r"[a-z0-9]+", text.lower()))
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The icon set as a noun lexicon: a set of (singular) words -> the icon it names."""
+
+    names: dict[frozenset[str], str]  # "3d printer" -> printer-3d; "airballoon" -> airballoon
+    aliases: dict[frozenset[str], str]  # "stroller" -> baby-buggy
+    parts: dict[str, tuple[str, ...]]  # "apple" -> food-apple, ...: things whose name holds the word
+
+
+@cache
+def vocabulary() -> Vocabulary:
+    """Names, aliases and name parts of every icon but variants (-outline, -off, badges)."""
+    icons = _icons()
+    things = frozenset(name for name, (_, tags) in icons.items() if not _SYMBOL_TAGS.intersection(tags))
+
+    def plain(name: str) -> bool:
+        parts = name.split("-")
+        return not _VARIANT_WORDS.intersection(parts[1:]) or len(parts) == 1
+
+    # Shorter names first: the first icon to claim a key keeps it. Symbols are never a picture's subject.
+    ordered = sorted(icons, key=lambda n: (len(n.split("-")), len(n), n))
+    names: dict[frozenset[str], str] = {}
+    aliases: dict[frozenset[str], str] = {}
+    parts: dict[str, list[str]] = collections.defaultdict(list)
+    for name in ordered:
+        if not plain(name) or name not in things:
+            continue
+        names.setdefault(_key(name), name)
+        names.setdefault(frozenset([name.replace("-", "")]), name)  # "sail boat" -> "sailboat" -> sail-boat
+        for alias in icons[name][0]:
+            aliases.setdefault(_key(alias), name)
+        for part in name.split("-"):  # as written: "stick" is not one of hockey-sticks
+            parts[part].append(name)
+    # MDI names put the kind first and the thing last (food-apple, flower-tulip; glass-tulip is a glass):
+    # names that end with the word come first.
+    ending = {
+        part: tuple(sorted(found, key=lambda n: n.split("-")[-1] != part)) for part, found in parts.items()
+    }
+    return Vocabulary(names, aliases, ending)
 
 
 def has_icon(name: str) -> bool:

@@ -16,7 +16,7 @@ from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageOps
 
 from imagegen import templates
 from imagegen.models.domain import ImageSpec
-from imagegen.providers import icon_set
+from imagegen.providers import icon_set, subjects
 from imagegen.providers.base import GeneratedImage
 from imagegen.providers.registry import CONTENT_TYPES
 from imagegen.providers.validation import encode
@@ -325,4 +325,5 @@ class OfflineProvider:
             content_type=CONTENT_TYPES[spec.output_format],
             provider=self.name,
             model=self.model,
+            details={"offline_subject": subjects.choose(spec).as_metadata()},
         )

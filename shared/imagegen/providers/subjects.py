@@ -3,11 +3,33 @@
 This module decides *what* (glyph names from Material Design Icons, and the words each was chosen
 for); imagegen.providers.offline decides *how* it looks. The choice is recorded in the metadata as
 `offline_subject`, so a reader and a test can see why a glyph was drawn.
+
+A small phrase grammar, not an NLP library. spaCy 3.8 with its dependencies (numpy, thinc, blis)
+installs as ~306 MB before any English model, which is not on PyPI (a GitHub download); the worker's
+package is limited to 250 MB, and importing spaCy took 2.6-4 s here, on the first image's latency. The
+inputs are short noun phrases ("craft beer", "kayak rentals") and one-clause scene prompts ("a rocket
+launching at dawn"), where a head-final noun phrase, lists of function words, and the icon set's own
+names as the noun lexicon do the job: the lexicon is built once per process (~0.3 s), then a choice
+takes ~1.5 ms. Measured figures: README, "offline provider".
+
+The grammar, in order:
+- words split at prepositions, conjunctions and verbs into noun phrases; the first phrase is the subject,
+  a locative prepositional phrase ("on a wooden table", "at dawn") the setting, the rest companions;
+- in a noun phrase the head is the last noun (adjectives skipped), but multi-word names come first
+  ("3d printer", "garden furniture", "hot air balloon");
+- a light head (a service, a shop, an activity: "rentals", "restaurants", "grooming") hands the subject
+  to its modifier ("kayak", "sushi", "dog") and becomes a companion; "a cup of coffee" draws coffee;
+- a word finds its glyph by curated hint (data/subject_hints.json, only for measured misses), an icon's
+  name, an icon's alias, a catalogue category's name or alias, then an icon whose name holds the word.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+import re
+from dataclasses import dataclass, field, replace
+from functools import cache
+from importlib import resources
 from typing import Any
 
 from imagegen.models.domain import ImageSpec
@@ -43,20 +65,374 @@ class Subject:
         }
 
 
+MAX_COMPANIONS = 4
+
+
+def _word_set(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_DETERMINERS = _word_set(
+    """
+    a an the this that these those some any our my your his her its their every each one two three
+    four five several many few lots
+    """
+)
+# Where or when something is: its object is the scene's setting.
+_LOCATIVE = _word_set(
+    """
+    on in at by near beside under over above below across along around behind inside outside into
+    onto through against between among beneath atop underneath within amid past beyond upon
+    """
+)
+_OTHER_PREPOSITIONS = _word_set(
+    """
+    with without for from of to during about like as via
+    """
+)
+_CONJUNCTIONS = _word_set(
+    """
+    and or & plus nor but while
+    """
+)
+_VERBS = _word_set(
+    """
+    is are was were be being been sits sit stands stand lies lie hangs hang floats float flies fly
+    rests rest waits wait looks look shows show holds hold
+    """
+)
+# Containers and quantities: in "a cup of coffee" the thing drawn is what follows "of".
+_MEASURES = _word_set(
+    """
+    cup glass mug bowl plate basket box bunch stack pile bottle jar slice piece pair set group crowd
+    field row bag handful lot kind type collection selection variety assortment bouquet pot tray
+    loaf sheet bar can carton pack heap flock herd school swarm
+    """
+)
+# Heads that name a trade, a place of trade or an activity around a thing rather than the thing: the
+# modifier is the subject ("kayak rentals", "sushi restaurants"), the head a companion.
+_LIGHT_HEADS = _word_set(
+    """
+    supply equipment accessory product goods gear kit part service rental hire repair consulting
+    consultancy consultant shop store boutique outlet restaurant cafe parlour parlor house bar class
+    lesson course training tutoring coaching care cleaning grooming delivery installation installer
+    maintenance club market marketplace fair show festival school academy company business agency
+    studio center centre tip guide idea news review maker making manufacturer tour trip ride ticket
+    booking teacher instructor advisor adviser expert specialist retreat resort holiday vacation
+    platter case cover holder stand rack set brand app blog charger cable ceremony party celebration
+    event
+    """
+)
+_ADJECTIVES = _word_set(
+    """
+    fresh wooden modern old new vintage antique small large big little tiny huge calm stormy sunny
+    snowy rainy cloudy foggy misty busy quiet cozy cosy warm cold cool red orange yellow green blue
+    purple pink brown black white grey gray golden silver bright dark soft organic natural local
+    handmade homemade vegan vegetarian electric smart wireless digital mechanical professional
+    personal luxury cheap affordable premium best top beautiful elegant rustic urban rural tropical
+    healthy happy young elderly classic traditional contemporary minimalist colorful colourful empty
+    full open closed crowded wild giant ancient famous popular used cute fancy simple clean wet dry
+    frozen fried grilled baked roasted raw sweet spicy delicious tasty crispy creamy juicy fluffy
+    shiny sleek futuristic retro abstract early late gentle bustling lush sandy rocky icy shallow
+    deep tall short long wide narrow round square flat glowing sunlit moonlit starry hazy quick easy
+    free online international independent eco sustainable reusable portable indoor outdoor kids
+    children's mens womens ladies family
+    """
+)
+_ADJECTIVE_SUFFIXES = ("ful", "ous", "ive", "less", "ish", "ed")
+# People named by no trade: what they do is the subject ("a person meditating" draws meditation).
+_PERSONS = _word_set(
+    """
+    person people man woman someone couple friend adult individual crowd
+    """
+)
+# Glyph tiers, strongest first: a curated hint, an icon's name, a catalogue category's name or alias
+# (curated for this project), an icon's alias (MDI's, broader: "language" is a globe), an icon whose
+# name holds the word, the renderer's broad category hints. PART and BROAD are guesses, not names.
+HINT, NAME, CATALOGUE, ALIAS, PART, BROAD = range(6)
+
+
+@dataclass(frozen=True)
+class _Phrase:
+    """A noun phrase: its words (singular, function words dropped), what introduced it, its role."""
+
+    words: tuple[str, ...]
+    preposition: str | None = None  # the preposition before it, if any
+    verb: str | None = None  # the verb before it ("driving" a tractor), if any
+    action: str | None = None  # the verb after it ("a person meditating"), if any
+
+
+@cache
+def _hints() -> dict[frozenset[str], str]:
+    data = json.loads(resources.files("imagegen").joinpath("data/subject_hints.json").read_text())
+    return {frozenset(icon_set.singular(w) for w in key.split()): name for key, name in data["hints"].items()}
+
+
+@cache
+def _catalogue() -> dict[frozenset[str], str]:
+    """Every catalogue category's name and alias (as word sets) -> its icon; names win over aliases.
+
+    The same file logic.categories reads: providers sit below logic and may not import it."""
+    data = json.loads(resources.files("imagegen").joinpath("data/categories.json").read_text())
+    found: dict[frozenset[str], str] = {}
+    for by_name in (True, False):
+        for category in data["categories"]:
+            for text in [category["name"]] if by_name else category["aliases"]:
+                key = frozenset(icon_set.singular(w) for w in _tokens(text) if w not in {"and", "&"})
+                found.setdefault(key, category["icon"])
+    return found
+
+
+@cache
+def _broad() -> dict[str, str]:
+    return {icon_set.singular(key): name for name, keys in icon_set.HINTS.items() for key in keys}
+
+
+def _tokens(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+(?:'[a-z]+)?", text.lower().replace("-", " "))
+
+
+def _is_adjective(word: str) -> bool:
+    return word in _ADJECTIVES or (len(word) > 5 and word.endswith(_ADJECTIVE_SUFFIXES))
+
+
+def _is_verb(word: str, after_noun: bool) -> bool:
+    """A verb ends a noun phrase: a finite one anywhere, a participle ("launching", "parked") after a noun."""
+    return word in _VERBS or (after_noun and len(word) > 4 and word.endswith(("ing", "ed")))
+
+
+class _Reader:
+    """Reads words left to right into noun phrases, each with the preposition or verb before it."""
+
+    def __init__(self) -> None:
+        self.found: list[_Phrase] = []
+        self.words: list[str] = []
+        self.measures: list[tuple[str, ...]] = []  # "cup" of "a cup of coffee", waiting for "coffee"
+        self.preposition: str | None = None
+        self.verb: str | None = None
+
+    def close(self, preposition: str | None = None, verb: str | None = None) -> None:
+        if self.words:
+            self.found.append(_Phrase(tuple(self.words), self.preposition, self.verb))
+        self.found.extend(_Phrase(measure, "with") for measure in self.measures)
+        self.words, self.measures = [], []
+        self.preposition, self.verb = preposition, verb
+
+    def read(self, word: str, last: bool) -> None:
+        words = self.words
+        if word == "of" and words and words[-1] in _MEASURES:
+            self.measures.append(tuple(words))
+            self.words = []
+        elif word in _LOCATIVE or word in _OTHER_PREPOSITIONS:
+            self.close(preposition=word)
+        elif word in _CONJUNCTIONS:
+            self.close()
+        elif word in _DETERMINERS or word.isdigit():
+            if words and not _is_adjective(words[-1]):  # "a tractor" after a verb's phrase starts anew
+                self.close(verb=self.verb)
+        elif words and _is_verb(word, after_noun=not _is_adjective(words[-1])):
+            self.read_verb(word, last)
+        else:
+            words.append(icon_set.singular(word))
+
+    def read_verb(self, word: str, last: bool) -> None:
+        compound = _compound_with(self.words[-1], word, last)
+        if compound:
+            self.words.append(compound)
+            return
+        self.close(verb=word)
+        if self.found and self.found[-1].verb is None:
+            self.found[-1] = replace(self.found[-1], action=word)
+
+
+def phrases(text: str) -> list[_Phrase]:
+    """The noun phrases of `text`, in order, each with the preposition or verb that introduced it.
+
+    "A cup of coffee" gives the phrase "coffee" in the cup's place, and "cup" after it as a "with"."""
+    reader = _Reader()
+    words = _tokens(text)
+    for position, word in enumerate(words):
+        reader.read(word, last=position == len(words) - 1)
+    reader.close()
+    return reader.found
+
+
+def _compound_with(noun: str, participle: str, last: bool) -> str | None:
+    """The participle's form when it and the noun before it name one thing ("rocket launching" ->
+    rocket-launch, "office building"), or when it ends a category and names a thing of its own ("airport
+    parking"); else None: a verb ("a dog playing in the park") or an activity ("dog grooming")."""
+    for form in (participle.removesuffix("ing"), participle):
+        if (found := _lookup((noun, form))) and found[1] <= ALIAS:
+            return form
+    found = _exact((participle,))
+    return participle if last and found and found[1] in (HINT, NAME, ALIAS) else None
+
+
+def _forms(word: str) -> list[str]:
+    """The word and its near kin in the lexicon: the activity of an agent ("hiker" -> hiking, "cyclist"
+    -> cycling), the noun or agent of an activity ("meditating" -> meditation, "beekeeping" -> beekeeper)."""
+    forms = [word, word + "ing"]
+    if word.endswith("er") and len(word) > 4:
+        forms += [word[:-2] + "ing", word[:-1] + "ing", word[:-2]]
+    if word.endswith("ist") and len(word) > 5:
+        forms += [word[:-3] + "ing", word[:-3]]
+    if word.endswith("ing") and len(word) > 5:
+        forms += [word[:-3], word[:-3] + "e", word[:-3] + "ion", word[:-3] + "er"]
+    if word.endswith("man") and len(word) > 6:  # "fisherman" -> fisher -> fishing
+        forms += _forms(word[:-3])
+    return forms
+
+
+def _lookup(words: tuple[str, ...]) -> tuple[str, int] | None:
+    """The glyph for exactly these words, and its tier; None when the vocabulary has no such thing."""
+    found = _exact(words)
+    if found or len(words) > 1:
+        return found
+    for form in _forms(words[0])[1:]:  # kin only by a name, never by a guess
+        if (kin := _exact((form,))) and kin[1] <= ALIAS:
+            return kin
+    vocabulary = icon_set.vocabulary()
+    if words[0] in vocabulary.parts:
+        return vocabulary.parts[words[0]][0], PART
+    if words[0] in _broad():
+        return _broad()[words[0]], BROAD
+    return None
+
+
+def _exact(words: tuple[str, ...]) -> tuple[str, int] | None:
+    key = frozenset(words)
+    vocabulary = icon_set.vocabulary()
+    if key in _hints():
+        return _hints()[key], HINT
+    for candidate in (key, frozenset(["".join(words)])):  # "air balloon" -> airballoon
+        if candidate in vocabulary.names:
+            return vocabulary.names[candidate], NAME
+    if key in _catalogue():
+        return _catalogue()[key], CATALOGUE
+    if key in vocabulary.aliases:
+        return vocabulary.aliases[key], ALIAS
+    return None
+
+
+def _nouns(words: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(w for w in words if not _is_adjective(w)) or words
+
+
+def _name_in(words: tuple[str, ...]) -> tuple[Pick, int, tuple[str, ...]] | None:
+    """The phrase's subject and its tier, with the words left over as modifiers: the longest name
+    ending at the head, else the head, else a modifier (right to left, light words skipped).
+
+    A light head passes the subject to its modifiers unless it is part of a curated name ("baby food";
+    "ice cream parlour" -> ice cream). A modifier that is an icon's own name also beats a head found
+    only through a category, an alias or a guess ("soccer balls", "usb sticks": the catalogue's "balls"
+    and "sticks" belong to other sports)."""
+    nouns = _nouns(words)
+    last = len(nouns) - 1
+    modifiers = [(end, 1, BROAD) for end in range(last - 1, -1, -1) if nouns[end] not in _LIGHT_HEADS]
+    if nouns[-1] in _LIGHT_HEADS and last:
+        order = [(last, 2, CATALOGUE), *modifiers, (last, 1, BROAD)]
+    else:
+        order = [(last, 1, BROAD), *modifiers]
+    head: tuple[Pick, int, tuple[str, ...]] | None = None
+    for end, shortest, weakest in order:
+        for start in range(0, end + 2 - shortest):  # longest span first
+            span = nouns[start : end + 1]
+            found = _lookup(span)
+            if found and found[1] <= weakest:
+                named = Pick(found[0], span), found[1], nouns[:start] + nouns[end + 1 :]
+                if head is None and end == last and _only_guessed(span):
+                    head = named  # unless a modifier is an icon's own name
+                    break
+                if head is None or named[1] <= NAME:
+                    return named
+                break
+    return head
+
+
+def _only_guessed(span: tuple[str, ...]) -> bool:
+    """True for one word that no icon is named or aliased by: its glyph came from a catalogue category
+    ("balls" is Team Sports' football) or a guess."""
+    key = frozenset(span)
+    return (
+        len(span) == 1
+        and key not in _hints()
+        and key not in icon_set.vocabulary().names
+        and key not in (icon_set.vocabulary().aliases)
+    )
+
+
+def _companion(words: tuple[str, ...]) -> Pick | None:
+    """A companion only by an icon's own name or alias: "craft" (the catalogue's Arts & Crafts) must not
+    draw scissors beside a craft beer."""
+    found = _lookup(words)
+    return Pick(found[0], words) if found and found[1] in (HINT, NAME, ALIAS) else None
+
+
+def _text(spec: ImageSpec) -> str:
+    """The user's own words: an icon's category, a blog prompt before a template wrapped it."""
+    if spec.kind == "icon":
+        return spec.category or spec.prompt
+    return spec.user_prompt or spec.prompt
+
+
+def _catalogue_names_it(spec: ImageSpec) -> bool:
+    """True when the category is a catalogue category's own name: its hand-picked icon is the answer."""
+    if not (spec.category and spec.category_match and spec.catalogue_icon):
+        return False
+    same = [icon_set.singular(w) for w in _tokens(spec.category) if w not in {"and", "&"}]
+    return same == [icon_set.singular(w) for w in _tokens(spec.category_match) if w not in {"and", "&"}]
+
+
 def choose(spec: ImageSpec) -> Subject:
     """The subject of an icon (its category, catalogue icon and custom elements) or a blog image (its
-    prompt). First version: the word matching the renderer had (issue 14 replaces it)."""
-    text = spec.category or spec.prompt if spec.kind == "icon" else spec.prompt
-    found = icon_set.search(text, limit=4)
-    names = (
-        [spec.catalogue_icon, *(n for n in found if n != spec.catalogue_icon)]
-        if spec.kind == "icon" and spec.catalogue_icon
-        else found
-    )
-    elements = [Pick(icon_set.search(element, limit=1)[0], (element,)) for element in spec.custom_elements]
-    words = tuple(icon_set.words(text))
+    prompt, the user's words rather than a template's), its companions and its setting."""
+    text = _text(spec)
+    picks: list[Pick] = []  # the subject first, then companions
+    setting: Pick | None = None
+    for index, phrase in enumerate(phrases(text)):
+        named = _name_in(phrase.words)
+        action = _lookup((phrase.action,)) if phrase.action else None
+        if index == 0 and action and action[1] <= ALIAS and _nouns(phrase.words)[-1] in _PERSONS:
+            picks.append(Pick(action[0], (phrase.action or "",)))
+        if named is None:
+            continue
+        pick, _, rest = named
+        if setting is None and picks and phrase.preposition in _LOCATIVE:
+            setting = pick
+        else:
+            picks.append(pick)
+        picks.extend(p for p in (_companion((w,)) for w in reversed(rest)) if p)
+    alternatives = [n for n in icon_set.search(text, limit=4) if n != icon_set.FALLBACK]
+    if spec.catalogue_icon:
+        alternatives.insert(0, spec.catalogue_icon)
+    if _catalogue_names_it(spec) and spec.catalogue_icon:  # the catalogue's own, hand-picked icon
+        picks.insert(0, Pick(spec.catalogue_icon, tuple(_tokens(text))))
+    elif not picks:  # nothing in the words (a typo, an unknown trade): the catalogue's match, the index
+        picks.append(Pick(alternatives[0] if alternatives else icon_set.FALLBACK, tuple(_tokens(text))))
+    subject = picks[0]
+    elements = [p for p in map(_element, spec.custom_elements) if p]
     return Subject(
-        subject=Pick(names[0], words),
-        companions=tuple(p for p in elements if p.glyph != icon_set.FALLBACK),
-        alternatives=tuple(names[1:]),
+        subject=subject,
+        companions=_distinct([*elements, *picks[1:]], subject, setting),
+        setting=setting if setting and setting.glyph != subject.glyph else None,
+        alternatives=tuple(dict.fromkeys(n for n in alternatives if n != subject.glyph))[:3],
     )
+
+
+def _element(element: str) -> Pick | None:
+    """A custom element's glyph ("a bowl of kibble" -> bowl), or None when the icon set has none."""
+    for phrase in phrases(element):
+        named = _name_in(phrase.words)
+        if named:
+            return Pick(named[0].glyph, (element,))
+    return None
+
+
+def _distinct(companions: list[Pick], subject: Pick, setting: Pick | None) -> tuple[Pick, ...]:
+    taken = {subject.glyph, setting.glyph if setting else ""}
+    kept: list[Pick] = []
+    for pick in companions:
+        if pick.glyph not in taken:
+            taken.add(pick.glyph)
+            kept.append(pick)
+    return tuple(kept[:MAX_COMPANIONS])

@@ -1,0 +1,174 @@
+"""The offline renderer's subject grammar: heads, compound names, light heads, settings, plurals."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from imagegen.config import settings_from
+from imagegen.logic.blog_files import generate_to_disk
+from imagegen.logic.prompts import blog_prompt
+from imagegen.models.domain import ImageSpec
+from imagegen.models.requests import BlogImageRequest
+from imagegen.providers import subjects
+from imagegen.providers.icon_set import singular
+from imagegen.providers.offline import OfflineProvider
+from imagegen.providers.registry import DEFAULT_MODEL
+
+
+def _blog(prompt: str, template: str | None = None) -> ImageSpec:
+    return ImageSpec(
+        kind="blog",
+        prompt=blog_prompt(prompt, template),
+        user_prompt=prompt if template else None,
+        width=1792,
+        height=1024,
+        key="k.png",
+        model=DEFAULT_MODEL,
+    )
+
+
+def _icon(category: str, **fields: object) -> ImageSpec:
+    base = {"kind": "icon", "prompt": category, "width": 512, "height": 512, "key": "k.png"}
+    return ImageSpec.model_validate({**base, "category": category, "model": DEFAULT_MODEL, **fields})
+
+
+@pytest.mark.parametrize(
+    ("word", "one"),
+    [
+        ("knives", "knife"),
+        ("strawberries", "strawberry"),
+        ("glasses", "glass"),
+        ("boxes", "box"),
+        ("benches", "bench"),
+        ("shoes", "shoe"),
+        ("tomatoes", "tomato"),
+        ("children", "child"),
+        ("bus", "bus"),
+        ("electronics", "electronics"),
+        ("mats", "mat"),
+    ],
+)
+def test_plurals_are_made_singular(word: str, one: str) -> None:
+    assert singular(word) == one
+
+
+@pytest.mark.parametrize(
+    ("category", "glyph", "words"),
+    [
+        ("craft beer", "beer", ("beer",)),  # the head, not the modifier "craft" (scissors before)
+        ("fresh vegetables", "carrot", ("vegetable",)),  # adjectives are skipped
+        ("gold necklaces", "necklace", ("necklace",)),
+    ],
+)
+def test_the_head_of_the_phrase_is_the_subject(category: str, glyph: str, words: tuple[str, ...]) -> None:
+    chosen = subjects.choose(_icon(category)).subject
+    assert (chosen.glyph, chosen.words) == (glyph, words)
+
+
+@pytest.mark.parametrize(
+    ("text", "glyph"),
+    [
+        ("3D printers", "printer-3d"),  # an icon's name, in any word order
+        ("garden furniture", "table-chair"),  # a catalogue alias, before "furniture" alone (a sofa)
+        ("hot air balloon rides", "airballoon"),  # words joined into one name
+        ("wine glasses", "glass-wine"),
+        ("a rocket launching at dawn", "rocket-launch"),  # a participle that completes a name
+    ],
+)
+def test_multi_word_names_come_first(text: str, glyph: str) -> None:
+    assert subjects.choose(_icon(text)).subject.glyph == glyph
+
+
+@pytest.mark.parametrize(
+    ("category", "glyph", "companion"),
+    [
+        ("kayak rentals", "kayaking", None),  # "kayak" finds the icon of its activity
+        ("sushi restaurants", "fish", None),
+        ("bicycle repair shops", "bicycle", None),  # "repair" is light too: skipped as a modifier
+        ("dog grooming", "dog", None),  # an activity (razor before) hands the subject to what it is for
+        ("cybersecurity consulting", "shield-lock", None),
+        ("soccer balls", "soccer", None),  # an icon's own name beats the catalogue's "balls"
+        ("tea kettles", "kettle", None),  # ... but not an icon's own name as the head
+        ("train tickets", "train", "ticket"),  # the light head stays, as a companion
+    ],
+)
+def test_a_light_head_passes_the_subject_to_its_modifier(
+    category: str, glyph: str, companion: str | None
+) -> None:
+    chosen = subjects.choose(_icon(category))
+    assert chosen.subject.glyph == glyph
+    assert companion is None or companion in [pick.glyph for pick in chosen.companions]
+
+
+@pytest.mark.parametrize(
+    ("prompt", "glyph", "setting"),
+    [
+        ("Fresh vegetables on a wooden table", "carrot", "table-furniture"),  # not the spreadsheet table
+        ("A rocket launching at dawn", "rocket-launch", "weather-sunset-up"),
+        ("A team meeting in a modern office", "account-group", "office-building"),
+        ("A lighthouse over a stormy sea", "lighthouse", "waves"),
+        ("A fisherman on a boat at sunrise", "fish", "sail-boat"),  # fisherman -> fishing
+        ("Somebody on a sailboat", "sail-boat", None),  # no subject icon: the place is the subject
+    ],
+)
+def test_a_locative_phrase_is_the_setting(prompt: str, glyph: str, setting: str | None) -> None:
+    chosen = subjects.choose(_blog(prompt))
+    assert chosen.subject.glyph == glyph
+    assert (chosen.setting.glyph if chosen.setting else None) == setting
+
+
+def test_a_measure_hands_the_subject_to_what_it_holds_and_with_adds_companions() -> None:
+    chosen = subjects.choose(_blog("A cup of coffee with croissants on a desk"))
+    assert chosen.subject.glyph == "coffee"
+    assert {"cup", "food-croissant"} <= {pick.glyph for pick in chosen.companions}
+    assert chosen.setting is not None and chosen.setting.glyph == "desk"
+
+
+def test_a_person_doing_something_draws_what_they_do() -> None:
+    assert subjects.choose(_blog("A person meditating by a river")).subject.glyph == "meditation"
+    assert subjects.choose(_blog("A hiker on a mountain trail")).subject.glyph == "hiking"  # hiker -> hiking
+
+
+def test_a_templates_words_do_not_choose_the_subject() -> None:
+    # The photo template adds "photograph", "daylight", "depth of field": the user's words decide.
+    chosen = subjects.choose(_blog("A lighthouse", template="photo"))
+    assert chosen.subject.glyph == "lighthouse"
+    assert chosen.subject.words == ("lighthouse",)
+
+
+def test_the_catalogues_own_name_keeps_its_icon_and_a_typo_falls_back_to_the_match() -> None:
+    named = _icon("Pet Food", category_match="Pet Food", catalogue_icon="bone", category_score=100.0)
+    assert subjects.choose(named).subject.glyph == "bone"
+    typo = _icon("electrnics", category_match="Electronics", catalogue_icon="laptop", category_score=91.0)
+    assert subjects.choose(typo).subject.glyph == "laptop"
+
+
+def test_custom_elements_are_companions_first() -> None:
+    chosen = subjects.choose(_icon("craft beer", custom_elements=("hops", "a bottle of beer")))
+    assert chosen.companions[0].glyph == "hops"
+    assert chosen.companions[0].words == ("hops",)
+
+
+def test_the_offline_metadata_says_what_was_drawn_and_why(tmp_path: Path) -> None:
+    # Given the blog CLI's path (generate_to_disk) with the offline renderer
+    request = BlogImageRequest.model_validate(
+        {
+            "prompt": "Fresh vegetables on a wooden table",
+            "post_id": "7",
+            "section_id": "2",
+            "size": "1024x1024",
+        }
+    )
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+    saved = generate_to_disk(request, tmp_path, OfflineProvider(), settings_from({}), lambda: now)
+    # Then its metadata names the glyphs and the words each was chosen for
+    metadata = json.loads(saved.metadata_path.read_text())
+    assert metadata["offline_subject"] == {
+        "subject": {"glyph": "carrot", "words": ["vegetable"]},
+        "companions": [],
+        "setting": {"glyph": "table-furniture", "words": ["table"]},
+    }

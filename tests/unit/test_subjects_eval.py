@@ -1,0 +1,117 @@
+"""Top-1 relevance of the offline renderer's subject on the committed evaluation set.
+
+tests/data/subject_eval.json: categories and blog prompts the catalogue does not name, each with the
+glyphs a viewer would accept as showing its subject. The "tuning" split was used to shape the grammar
+and its hints; the "held_out" split was written afterwards, and its misses led to general rules only, never
+a hint: its score is the better estimate for inputs nobody has seen. The README states both.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from imagegen.logic.categories import best_match, catalogue, normalize
+from imagegen.logic.prompts import blog_prompt
+from imagegen.models.domain import ImageSpec
+from imagegen.providers import icon_set, subjects
+from imagegen.providers.registry import DEFAULT_MODEL
+
+EVAL: dict[str, list[dict[str, Any]]] = json.loads(
+    (Path(__file__).parents[1] / "data" / "subject_eval.json").read_text()
+)
+ICONS, BLOG = EVAL["icons"], EVAL["blog"]
+# Targets (issue 14) on the tuning split; on the held-out split, floors at the measured figures so that a
+# change that loses ground on unseen inputs fails.
+TARGETS = {
+    ("icons", "tuning"): 0.9,
+    ("blog", "tuning"): 0.8,
+    ("icons", "held_out"): 0.65,
+    ("blog", "held_out"): 0.8,
+}
+
+
+def _icon_spec(text: str) -> ImageSpec:
+    match = best_match(text)  # as logic.specs does: the catalogue's match and its icon
+    return ImageSpec(
+        kind="icon",
+        prompt=text,
+        width=512,
+        height=512,
+        key="k.png",
+        category=text,
+        category_match=match.category.name if match else None,
+        category_score=match.score if match else None,
+        catalogue_icon=match.category.icon if match else None,
+        model=DEFAULT_MODEL,
+    )
+
+
+def _blog_spec(prompt: str, template: str | None) -> ImageSpec:
+    return ImageSpec(
+        kind="blog",
+        prompt=blog_prompt(prompt, template),
+        user_prompt=prompt if template else None,
+        width=1792,
+        height=1024,
+        key="k.png",
+        model=DEFAULT_MODEL,
+    )
+
+
+def _right(spec: ImageSpec, acceptable: list[str]) -> bool:
+    drawn = subjects.choose(spec).subject.glyph.removesuffix("-outline")
+    return drawn in {glyph.removesuffix("-outline") for glyph in acceptable}
+
+
+def _catalogue_texts() -> set[str]:
+    return {normalize(text) for category in catalogue() for text in (category.name, *category.aliases)}
+
+
+def test_the_set_is_large_unnamed_by_the_catalogue_and_its_glyphs_exist() -> None:
+    named = _catalogue_texts()
+    verbatim = [item["input"] for item in ICONS if normalize(item["input"]) in named]
+    verbatim += [item["prompt"] for item in BLOG if normalize(item["prompt"]) in named]
+    # Only issue 14's own examples ("beer", "pet food", "3d printers", "yoga mats") may be catalogue names.
+    issue = {item.get("input") or item.get("prompt") for item in [*ICONS, *BLOG] if item.get("issue")}
+    assert set(verbatim) <= issue
+    assert len(ICONS) - len(verbatim) >= 150
+    assert len(BLOG) >= 50
+    held_out = sum(item["split"] == "held_out" for item in [*ICONS, *BLOG])
+    assert held_out / (len(ICONS) + len(BLOG)) >= 0.25
+    missing = {g for item in [*ICONS, *BLOG] for g in item["acceptable"] if not icon_set.has_icon(g)}
+    assert not missing
+
+
+def test_the_issues_examples_show_their_subject() -> None:
+    wrong = [
+        item["input"]
+        for item in ICONS
+        if item.get("issue") and not _right(_icon_spec(item["input"]), item["acceptable"])
+    ]
+    wrong += [
+        item["prompt"]
+        for item in BLOG
+        if item.get("issue") and not _right(_blog_spec(item["prompt"], item["template"]), item["acceptable"])
+    ]
+    assert len([item for item in [*ICONS, *BLOG] if item.get("issue")]) == 14
+    assert wrong == []
+
+
+@pytest.mark.parametrize("split", ["tuning", "held_out"])
+def test_top1_relevance(split: str, capsys: pytest.CaptureFixture[str]) -> None:
+    named = _catalogue_texts()
+    icons = [i for i in ICONS if i["split"] == split and normalize(i["input"]) not in named]
+    blog = [i for i in BLOG if i["split"] == split]
+    icon_score = sum(_right(_icon_spec(i["input"]), i["acceptable"]) for i in icons) / len(icons)
+    blog_score = sum(_right(_blog_spec(i["prompt"], i["template"]), i["acceptable"]) for i in blog) / len(
+        blog
+    )
+    with capsys.disabled():
+        figures = f"icons {icon_score:.3f} ({len(icons)}), blog {blog_score:.3f} ({len(blog)})"
+        print(f"\noffline subject top-1, {split}: {figures}")
+    assert icon_score >= TARGETS[("icons", split)]
+    assert blog_score >= TARGETS[("blog", split)]
