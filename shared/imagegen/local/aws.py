@@ -115,6 +115,7 @@ class EmulatedAws:
             name="moto-server",
         )
         self.endpoint = ""
+        self._clients: dict[tuple[str, str], Any] = {}
 
     def _answer(self, expected: str, seconds: float) -> Any:
         if not self._child.poll(seconds):
@@ -149,7 +150,11 @@ class EmulatedAws:
             self._process.terminate()
 
     def client(self, service: str) -> Any:
-        return emulated_client(service, self.endpoint)
+        """One client per service, made once: making a boto3 client loads its service model (tens of
+        milliseconds of CPU), and creating a template's resources asks for one per resource."""
+        if (service, self.endpoint) not in self._clients:
+            self._clients[service, self.endpoint] = emulated_client(service, self.endpoint)
+        return self._clients[service, self.endpoint]
 
     def create_resources(self, template: Template, jwt_secret: str) -> None:
         """Create every emulated resource and record its physical names in the template."""
