@@ -9,7 +9,7 @@ PY312_BIN := $(shell python3.12 -c 'import sys, os; print(os.path.dirname(sys.ex
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: serve test unit integration e2e lint typecheck template build deploy bench clean lock chromium
+.PHONY: serve test unit integration e2e lint typecheck template build deploy bench clean lock chromium screenshots
 
 $(BIN)/imagegen: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,9 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 chromium:
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update && \
 		$(SUDO) apt-get install -y --no-install-recommends chromium; }
+
+screenshots: $(BIN)/imagegen chromium  ## docs/web-*.png, the README's pictures of the web page
+	$(BIN)/python -m tools.screenshots
 
 unit: $(BIN)/imagegen
 	$(BIN)/pytest tests/unit

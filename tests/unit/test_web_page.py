@@ -39,7 +39,8 @@ def test_the_token_route_is_not_in_the_template() -> None:
     from tests.helpers import http_event
 
     app = build_resolver(status_routes.router, web_routes.router)
-    answer = app.resolve(http_event("POST", LOCAL_TOKEN_PATH, body={"sub": "x"}), LocalContext("Status", 5))
+    context = LocalContext("Status", 5)  # the local stack's stand-in for Lambda's context object
+    answer = app.resolve(http_event("POST", LOCAL_TOKEN_PATH, body={"sub": "x"}), context)  # type: ignore[arg-type]
     assert answer["statusCode"] == 404
 
 
