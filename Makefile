@@ -9,7 +9,7 @@ PY312_BIN := $(shell python3.12 -c 'import sys, os; print(os.path.dirname(sys.ex
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: serve test unit integration e2e lint typecheck template build deploy bench clean lock
+.PHONY: serve test unit integration e2e lint typecheck template build deploy bench clean lock chromium screenshots
 
 $(BIN)/imagegen: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,18 @@ PORT ?= 3560
 serve: $(BIN)/imagegen  ## the local stack on http://127.0.0.1:3560
 	$(BIN)/imagegen serve --port $(PORT)
 
-test: lint typecheck template  ## the whole suite: lint, types, template checks, unit, integration, e2e
+test: lint typecheck template chromium  ## the whole suite: lint, types, template checks, unit, integration, e2e
 	$(BIN)/pytest -n 2 --dist loadfile
+
+# The web page's browser tests drive Debian's chromium through Playwright (never `playwright install`:
+# browser downloads are blocked, and Debian's build is the one CI gets from its package mirror).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+chromium:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update && \
+		$(SUDO) apt-get install -y --no-install-recommends chromium; }
+
+screenshots: $(BIN)/imagegen chromium  ## docs/web-*.png, the README's pictures of the web page
+	$(BIN)/python -m tools.screenshots
 
 unit: $(BIN)/imagegen
 	$(BIN)/pytest tests/unit
@@ -36,7 +46,7 @@ unit: $(BIN)/imagegen
 integration: $(BIN)/imagegen
 	$(BIN)/pytest tests/integration
 
-e2e: $(BIN)/imagegen
+e2e: $(BIN)/imagegen chromium
 	$(BIN)/pytest tests/e2e
 
 lint: $(BIN)/imagegen

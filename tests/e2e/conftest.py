@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -71,6 +72,18 @@ def stack_for(**environ: str) -> LocalStack:
 
 def start_stack(**environ: str) -> LocalStack:
     return stack_for(**environ).start()
+
+
+@contextlib.contextmanager
+def worker_disabled(stack: LocalStack) -> Iterator[None]:
+    """The worker's event source disabled (as UpdateEventSourceMapping Enabled=false does): a new
+    batch waits in the queue until the block ends, so a client can subscribe before its first item."""
+    (source,) = (source for source in stack.event_sources if source.function.name == "WorkerFunction")
+    source.disable()
+    try:
+        yield
+    finally:
+        source.enable()
 
 
 _SHARED: list[Client] = []  # the default stack of this worker, while its e2e files run

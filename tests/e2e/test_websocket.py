@@ -3,10 +3,8 @@ posting through the emulated management API (issue 12, part 4)."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,14 +15,13 @@ from websockets.sync.client import ClientConnection, connect
 from imagegen.config import settings_from
 from imagegen.dal.clients import reset_clients
 from imagegen.local.aws import FAKE_CREDENTIALS
-from imagegen.local.stack import LocalStack
 from imagegen.logic.websocket import ticket_hash
 from imagegen.logic.ws_notify import websocket_publisher
 from imagegen.models.domain import ItemState, JobState
 from imagegen.models.progress import ProgressEvent, ProgressType
 from imagegen.models.responses import CountsOut
 from imagegen.models.webhooks import WebhookItem
-from tests.e2e.conftest import Client
+from tests.e2e.conftest import Client, worker_disabled
 
 RECV_SECONDS = 10
 
@@ -229,18 +226,6 @@ def test_a_closed_client_is_forgotten(client: Client, batch: str, publish: Any) 
         time.sleep(0.1)
     # Then its subscription is gone
     assert subscribers() == before - 1
-
-
-@contextlib.contextmanager
-def worker_disabled(stack: LocalStack) -> Iterator[None]:
-    """The worker's event source disabled (as UpdateEventSourceMapping Enabled=false does): a new
-    batch waits in the queue until the block ends, so a client can subscribe before its first item."""
-    (source,) = (source for source in stack.event_sources if source.function.name == "WorkerFunction")
-    source.disable()
-    try:
-        yield
-    finally:
-        source.enable()
 
 
 def test_a_subscriber_sees_every_items_progress_and_the_jobs_end(client: Client) -> None:

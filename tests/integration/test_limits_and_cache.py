@@ -168,3 +168,39 @@ def test_a_billed_call_is_counted_on_its_item_job_and_stats_together(deployed: D
     job = services.jobs.get_job(job_id)
     assert job is not None and job.billed_calls == 2
     assert services.limits.usage("alice")["calls#gpt-image-2"] == 2
+
+
+def test_an_items_day_is_counted_in_its_own_expiring_row_with_the_item(deployed: Deployed) -> None:
+    # Given a queued item, when the worker ends it with a day's usage, then the day's rows (the
+    # owner's and everyone's) count it once, carry the table's TTL, and the stats row stays dayless.
+    from imagegen.models.domain import DailyUsage
+
+    code, _, accepted = deployed.call(
+        "batch", "POST", "/api/icons/generate/batch", body={"categories": ["tools"]}
+    )
+    assert code == 202
+    services, job_id = default_services(), accepted["batch_id"]
+    daily = DailyUsage("2026-11-20", {"images": 1}, expires_at=1_800_000_000)
+    counted = UsageChange("alice", {"completed": 1}, daily)
+    before = services.limits.usage_days("alice", ["2026-11-20"]).get("2026-11-20", {}).get("images", 0)
+    now = datetime.now(UTC)
+    assert services.jobs.finish_item(job_id, 0, ItemState.COMPLETED, now, usage=counted)
+    assert not services.jobs.finish_item(job_id, 0, ItemState.COMPLETED, now, usage=counted)
+    days = services.limits.usage_days("alice", ["2026-11-19", "2026-11-20"])
+    assert list(days) == ["2026-11-20"] and days["2026-11-20"]["images"] == before + 1
+    assert services.limits.usage_days(EVERYONE, ["2026-11-20"])["2026-11-20"]["images"] >= 1
+    assert not any(name.startswith("2026") or "day" in name for name in services.limits.usage("alice"))
+    row = boto3.client("dynamodb").get_item(
+        TableName=services.settings.limits_table, Key={"pk": {"S": "STATSDAY#2026-11-20#alice"}}
+    )["Item"]
+    assert row["expires_at"] == {"N": "1800000000"}
+
+
+def test_stats_over_the_api_answer_30_days_ending_today(deployed: Deployed) -> None:
+    deployed.call("generate", "POST", "/api/icons/generate", body={"category": "garden"})
+    deployed.drain()
+    code, _, answer = deployed.call("status", "GET", "/api/icons/stats")
+    assert code == 200
+    days = answer["by_day"]
+    assert len(days) == 30 and days[-1]["date"] == datetime.now(UTC).date().isoformat()
+    assert days[-1]["images"] >= 1 and set(days[-1]) == {"date", "images", "cost_usd"}

@@ -114,7 +114,7 @@ class FakeJobs:
             setattr(counts, state.value, getattr(counts, state.value) + 1)
             if usage is not None:
                 assert self.stats is not None, "FakeJobs(stats=...) to count usage"
-                self.stats.add_usage(usage.owner, usage.counters)
+                self.stats.count(usage)
             return True
 
     def hold_slot(self, job_id: str, index: int, reservation: Reservation) -> None:
@@ -133,7 +133,7 @@ class FakeJobs:
             self.jobs[job_id].billed_calls += 1
             if usage is not None:
                 assert self.stats is not None, "FakeJobs(stats=...) to count usage"
-                self.stats.add_usage(usage.owner, usage.counters)
+                self.stats.count(usage)
             return item.billed_calls, item.lost_calls
 
     def release_item(self, job_id: str, index: int) -> bool:
@@ -207,6 +207,7 @@ class FakeLimits:
         self.limiters: dict[str, LimiterState] = {}
         self.daily: dict[tuple[str, str], int] = {}
         self.stats: dict[str, dict[str, float]] = {}
+        self.days: dict[tuple[str, str], dict[str, float]] = {}  # (day, owner) -> daily counters
         self.lock = threading.Lock()
 
     def read_limiter(self, name: str) -> LimiterState | None:
@@ -245,6 +246,19 @@ class FakeLimits:
 
     def usage(self, owner: str) -> dict[str, float]:
         return dict(self.stats.get(owner, {}))
+
+    def count(self, change: UsageChange) -> None:
+        """What the jobs table's transactions add: the change's counters and its day's."""
+        self.add_usage(change.owner, change.counters)
+        if change.daily is not None:
+            with self.lock:
+                for who in {change.owner, "*"}:
+                    row = self.days.setdefault((change.daily.day, who), {})
+                    for name, value in change.daily.counters.items():
+                        row[name] = row.get(name, 0) + value
+
+    def usage_days(self, owner: str, days: list[str]) -> dict[str, dict[str, float]]:
+        return {day: dict(self.days[(day, owner)]) for day in days if (day, owner) in self.days}
 
 
 class FakeCache:

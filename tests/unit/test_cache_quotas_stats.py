@@ -227,3 +227,40 @@ def test_the_worker_emits_the_figures_as_emf_metrics() -> None:
     assert emf["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "imagegen"
     assert figures["Generations"] == 1.0 or figures["Generations"] == [1.0]
     metrics.clear_metrics()
+
+
+def test_stats_count_images_and_cost_per_utc_day_for_the_last_30_days() -> None:
+    # Given images drawn on one day and one more two days later, when the stats are read, then
+    # by_day holds 30 days ending today, oldest first, with each day's images and cost.
+    from datetime import timedelta
+
+    services = make_services(ScriptedProvider(None, None, None))
+    create_job(BatchRequest(categories=["a", "b"], size="1024x1024"), ALICE, services)
+    _run_all(services)
+    drawn_on = services.clock().date()
+    services.clock.now += timedelta(days=2)  # type: ignore[attr-defined]
+    create_job(IconRequest(category="c", size="1024x1024"), ALICE, services)
+    _run_all(services, start=2)
+    days = stats(ALICE, services).by_day
+    assert len(days) == 30
+    assert days[-1].date == (drawn_on + timedelta(days=2)).isoformat()
+    assert days[0].date == (drawn_on + timedelta(days=2 - 29)).isoformat()
+    counted = {day.date: day.images for day in days if day.images}
+    assert counted == {drawn_on.isoformat(): 2, days[-1].date: 1}
+    # Another caller's images are not in Alice's days, and everyone's hold both.
+    assert all(day.images == 0 for day in stats(BOB, services).by_day)
+    assert sum(day.images for day in stats(ADMIN, services).by_day) == 3
+
+
+def test_a_days_counters_expire_a_day_after_they_leave_the_answer() -> None:
+    from datetime import UTC, datetime
+
+    from imagegen.logic.usage import DAYS_KEPT, generation_usage
+
+    at = datetime(2026, 11, 22, 23, 59, tzinfo=UTC)
+    change = generation_usage("alice", completed=True, milliseconds=5, model="m", at=at)
+    assert change.daily is not None
+    assert change.daily.day == "2026-11-22" and change.daily.counters == {"images": 1}
+    expires = datetime.fromtimestamp(change.daily.expires_at, UTC)
+    assert expires == datetime(2026, 12, 23, tzinfo=UTC)  # midnight, DAYS_KEPT + 1 days later
+    assert (expires.date() - at.date()).days == DAYS_KEPT + 1

@@ -1,5 +1,6 @@
 """The limits table: shared counters. One row per provider model's rate schedule (LIMITER#...), per
-user and day of quota (QUOTA#owner#day) and per user of usage stats (STATS#owner, STATS#* for all)."""
+user and day of quota (QUOTA#owner#day), per user of usage stats (STATS#owner, STATS#* for all) and
+per day and user of daily stats (STATSDAY#day#owner, expiring with the table's TTL)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
 from imagegen.dal.clients import client
-from imagegen.models.domain import EVERYONE, LimiterState, UsageChange
+from imagegen.models.domain import EVERYONE, DailyUsage, LimiterState, UsageChange
 
 _de = TypeDeserializer()
 _LIMITER_FIELDS = ("tat", "factor", "factor_at", "cooldown_until", "paused_until")
+BATCH_GET_MOST = 100  # keys per BatchGetItem
 
 
 def _number(value: float) -> dict[str, str]:
@@ -130,13 +132,58 @@ class LimitsTable:
         row = answer.get("Item", {})
         return {name: float(_de.deserialize(value)) for name, value in row.items() if name != "pk"}
 
+    def usage_days(self, owner: str, days: list[str]) -> dict[str, dict[str, float]]:
+        """The owner's daily counters for these days (YYYY-MM-DD), by day; days without a row are left out."""
+        found: dict[str, dict[str, float]] = {}
+        for start in range(0, len(days), BATCH_GET_MOST):
+            keys = [{"pk": {"S": _day_key(day, owner)}} for day in days[start : start + BATCH_GET_MOST]]
+            request: dict[str, Any] = {self.table_name: {"Keys": keys, "ConsistentRead": True}}
+            while request:
+                answer = self._db.batch_get_item(RequestItems=request)
+                for row in answer.get("Responses", {}).get(self.table_name, []):
+                    day = row["day"]["S"]
+                    found[day] = {
+                        name: float(_de.deserialize(value))
+                        for name, value in row.items()
+                        if name not in ("pk", "day", "expires_at")
+                    }
+                request = answer.get("UnprocessedKeys") or {}
+        return found
 
-def usage_updates(table_name: str, change: UsageChange) -> list[dict[str, Any]]:
-    """The UpdateItem requests that add `change` to the owner's stats row and to everyone's; the
-    jobs table puts them in the transaction that ends an item, so an image is counted once."""
-    counters = {name: value for name, value in change.counters.items() if value}
+
+def _day_key(day: str, owner: str) -> str:
+    # The day first: it has a fixed length, so no owner's name can make two keys alike.
+    return f"STATSDAY#{day}#{owner}"
+
+
+def _daily_updates(table_name: str, owner: str, daily: DailyUsage) -> list[dict[str, Any]]:
+    counters = {name: value for name, value in daily.counters.items() if value}
     if not counters:
         return []
+    names = {f"#d{n}": name for n, name in enumerate(counters)} | {"#day": "day", "#exp": "expires_at"}
+    values = {f":d{n}": _number(value) for n, value in enumerate(counters.values())}
+    values |= {":day": {"S": daily.day}, ":exp": {"N": str(daily.expires_at)}}
+    expression = "ADD " + ", ".join(f"#d{n} :d{n}" for n in range(len(counters)))
+    return [
+        {
+            "TableName": table_name,
+            "Key": {"pk": {"S": _day_key(daily.day, who)}},
+            "UpdateExpression": expression + " SET #day = :day, #exp = :exp",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+        for who in sorted({owner, EVERYONE})
+    ]
+
+
+def usage_updates(table_name: str, change: UsageChange) -> list[dict[str, Any]]:
+    """The UpdateItem requests that add `change` to the owner's stats row and to everyone's, and to
+    their rows of its day; the jobs table puts them in the transaction that ends an item, so an image
+    is counted once."""
+    daily = _daily_updates(table_name, change.owner, change.daily) if change.daily else []
+    counters = {name: value for name, value in change.counters.items() if value}
+    if not counters:
+        return daily
     names = {f"#c{n}": name for n, name in enumerate(counters)}
     values = {f":c{n}": _number(value) for n, value in enumerate(counters.values())}
     expression = "ADD " + ", ".join(f"#c{n} :c{n}" for n in range(len(counters)))
@@ -149,4 +196,4 @@ def usage_updates(table_name: str, change: UsageChange) -> list[dict[str, Any]]:
             "ExpressionAttributeValues": values,
         }
         for who in sorted({change.owner, EVERYONE})
-    ]
+    ] + daily

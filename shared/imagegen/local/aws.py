@@ -212,6 +212,12 @@ class EmulatedAws:
                 for rule in props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
             ]
             s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": rules})
+        if "CorsConfiguration" in props:  # CloudFormation's MaxAge is the API's MaxAgeSeconds
+            cors = [
+                {("MaxAgeSeconds" if key == "MaxAge" else key): value for key, value in rule.items()}
+                for rule in props["CorsConfiguration"]["CorsRules"]
+            ]
+            s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": cors})
         template.physical[name] = {"Ref": bucket, "Arn": f"arn:aws:s3:::{bucket}"}
 
     def _bucket_notifications(self, template: Template, name: str, props: dict[str, Any]) -> None:

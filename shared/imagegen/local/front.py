@@ -35,6 +35,9 @@ from imagegen.local.template import Route
 from imagegen.models.requests import MAX_BODY_BYTES
 
 Invoke = Callable[[str, dict[str, Any]], Any]
+# A route the front answers itself, not from the template (the local stack's POST /local/token): the
+# request's body -> (status, JSON body).
+LocalRoute = Callable[[bytes], tuple[int, dict[str, Any]]]
 # How long a body may go silent before the request is given up (a Content-Length above what is sent).
 BODY_IDLE_SECONDS = 1.0
 # How long a refused connection's unread bytes are drained before closing it (see _drain).
@@ -247,8 +250,10 @@ class ApiFront:
         auth_cache_ttl: int,
         invoke: Invoke,
         cors: dict[str, Any] | None = None,
+        local_routes: dict[tuple[str, str], LocalRoute] | None = None,
     ) -> None:
         self.routes, self.authorizer, self.invoke = routes, authorizer, invoke
+        self.local_routes = dict(local_routes or {})  # (method, path) -> answer; never in AWS
         self.cors = CorsRules(cors) if cors else None
         self.auth_cache = AuthorizerCache(auth_cache_ttl)
         front = self
@@ -314,6 +319,10 @@ class ApiFront:
             return
         try:
             cors = self._cors_headers(http)
+            local = self.local_routes.get((http.command, urlsplit(http.path).path))
+            if local is not None:
+                self._send(http, *local(raw_body), cors)
+                return
             request = self._routed(http, cors)
             answer = self._authorized(http, request, cors)
             event = request.function_event(answer.get("context", {}), raw_body)

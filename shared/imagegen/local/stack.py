@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +28,10 @@ from imagegen.providers.factory import provider_name
 # A documented, local-only default: in AWS the secret comes from Secrets Manager.
 LOCAL_JWT_SECRET = "imagegen-local-development-secret-not-for-production"  # noqa: S105
 API_CONTAINERS = 8
+# The web page's sign-in button: the front answers it itself, so it exists on this stack only.
+LOCAL_TOKEN_PATH = "/local/token"  # noqa: S105 - a path, not a secret
+LOCAL_TOKEN_TTL_SECONDS = 8 * 3600
+_LOCAL_SUB = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
 TEMPLATE_PARAMETERS = ("CORS_ALLOWED_ORIGINS", "WORKER_MAX_RECEIVES")
 WARM_WORKER_CONTAINERS = 2  # started with the stack, so the first items wait for no cold start
 
@@ -73,6 +79,22 @@ class LocalStack:
     @property
     def jwt_secret(self) -> str:
         return self.environ.get("JWT_SECRET") or LOCAL_JWT_SECRET
+
+    def local_token(self, body: bytes) -> tuple[int, dict[str, Any]]:
+        """POST /local/token `{"sub": "name"}`: a token for that name, signed with this stack's JWT
+        secret (as `imagegen token`); the front listens on loopback only."""
+        from imagegen.logic.auth import mint_token
+
+        try:
+            sub = json.loads(body or b"{}").get("sub", "local-user")
+        except (ValueError, AttributeError):
+            sub = None
+        if not isinstance(sub, str) or not _LOCAL_SUB.fullmatch(sub):
+            message = 'send {"sub": "name"}: 1-64 letters, digits, _ . @ -'
+            return 400, {"error": "invalid_request", "message": message}
+        settings = settings_from(self.function_env(self.template.authorizer_function()))
+        token = mint_token(settings, sub, self.jwt_secret, ttl_seconds=LOCAL_TOKEN_TTL_SECONDS)
+        return 200, {"token": token, "sub": sub, "expires_in": LOCAL_TOKEN_TTL_SECONDS}
 
     @property
     def _worker_sources(self) -> list[SqsEventSource]:
@@ -166,6 +188,7 @@ class LocalStack:
             int(auth.get("Identity", {}).get("ReauthorizeEvery", 300)),
             self._invoke,
             cors=template.cors_configuration(),
+            local_routes={("POST", LOCAL_TOKEN_PATH): self.local_token},
         )
         self.front.start()
         self.started_seconds = time.perf_counter() - began

@@ -349,7 +349,7 @@ def _keep(
         _transient_failure(item, job, error, attempt, receipt_handle, services, started)
         raise
     counted = usage.generation_usage(
-        job.owner, completed=True, milliseconds=_ms_since(started), model=image.model
+        job.owner, completed=True, milliseconds=_ms_since(started), model=image.model, at=services.clock()
     )
     if services.jobs.finish_item(
         item.job_id, item.index, ItemState.COMPLETED, services.clock(), model=image.model, usage=counted
@@ -386,7 +386,9 @@ def _paused(item: Item, error: ProviderQuotaExhaustedError, services: Services) 
 
 def _failed(item: Item, job: Job, reason: str, started: float, services: Services) -> str:
     logger.warning("item failed", job_id=item.job_id, index=item.index, reason=reason)
-    counted = usage.generation_usage(job.owner, completed=False, milliseconds=_ms_since(started), model=None)
+    counted = usage.generation_usage(
+        job.owner, completed=False, milliseconds=_ms_since(started), model=None, at=services.clock()
+    )
     _end(item, job, ItemState.FAILED, services, error=reason, counted=counted)
     return "failed"
 
@@ -398,7 +400,7 @@ def _count_billed_call(
     spec = item.spec
     estimate = estimate_image_cost(spec.model, spec.width, spec.height, spec.quality, spec.prompt)
     billed = usage.billed_call_usage(
-        job.owner, spec.model, lost=lost, actual_usd=actual_usd, estimated_usd=estimate
+        job.owner, spec.model, lost=lost, actual_usd=actual_usd, estimated_usd=estimate, at=services.clock()
     )
     counts = services.jobs.count_billed_call(item.job_id, item.index, lost=lost, usage=billed)
     usage.billed_call_counted(billed)
@@ -424,7 +426,7 @@ def _transient_failure(
             services,
             error=f"gave up after {attempt} attempts (last: {type(error).__name__})",
             counted=usage.generation_usage(
-                job.owner, completed=False, milliseconds=_ms_since(started), model=None
+                job.owner, completed=False, milliseconds=_ms_since(started), model=None, at=services.clock()
             ),
         )
         services.queue.delay(receipt_handle, 0)  # visible now, so SQS dead-letters it at the next receive

@@ -1,7 +1,8 @@
 """Usage: what each caller generated, counted in the limits table and emitted as EMF metrics.
 
 Generation times go into log-spaced buckets (four per doubling), so p95 is read from counters that
-concurrent workers can add to; it is exact to within one bucket (about 19 %).
+concurrent workers can add to; it is exact to within one bucket (about 19 %). Images and cost are also
+counted per UTC day, in a row per day that expires after DAYS_KEPT days (see DailyUsage).
 """
 
 from __future__ import annotations
@@ -9,16 +10,19 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from datetime import time as day_start
 from typing import Any
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from imagegen.logic.services import Services
-from imagegen.models.domain import EVERYONE, Caller, UsageChange
-from imagegen.models.responses import ModelUsageOut, StatsOut
+from imagegen.models.domain import EVERYONE, Caller, DailyUsage, UsageChange
+from imagegen.models.responses import DayUsageOut, ModelUsageOut, StatsOut
 
 BUCKETS_PER_DOUBLING = 4
+DAYS_KEPT = 30  # the days GET /api/icons/stats answers with; a day's row expires one day after
 metrics = Metrics(namespace="imagegen", service="imagegen")
 # The worker runs a batch's records in threads; Metrics.add_metric reads, appends and writes back a
 # shared dict, so two threads adding the same name at once could lose a value.
@@ -38,9 +42,17 @@ def _bucket_top(bucket: int) -> float:
     return float(2 ** ((bucket + 1) / BUCKETS_PER_DOUBLING))
 
 
-def generation_usage(owner: str, *, completed: bool, milliseconds: float, model: str | None) -> UsageChange:
-    """What one item's generation adds to the stats once it ended (stored, or failed for good); the
-    worker counts it in the transaction that ends the item (JobsStore.finish_item)."""
+def _daily(at: datetime, counters: dict[str, float]) -> DailyUsage:
+    day = at.astimezone(UTC).date()
+    expires = datetime.combine(day + timedelta(days=DAYS_KEPT + 1), day_start.min, UTC)
+    return DailyUsage(day.isoformat(), counters, int(expires.timestamp()))
+
+
+def generation_usage(
+    owner: str, *, completed: bool, milliseconds: float, model: str | None, at: datetime
+) -> UsageChange:
+    """What one item's generation adds to the stats once it ended (stored, or failed for good), `at`
+    that time; the worker counts it in the transaction that ends the item (JobsStore.finish_item)."""
     counters: dict[str, float] = {
         "generations": 1,
         "completed": int(completed),
@@ -50,7 +62,7 @@ def generation_usage(owner: str, *, completed: bool, milliseconds: float, model:
     }
     if completed and model:
         counters[f"images#{model}"] = 1
-    return UsageChange(owner, counters)
+    return UsageChange(owner, counters, _daily(at, {"images": int(completed)}))
 
 
 def generation_counted(change: UsageChange) -> None:
@@ -62,7 +74,7 @@ def generation_counted(change: UsageChange) -> None:
 
 
 def billed_call_usage(
-    owner: str, model: str, *, lost: bool, actual_usd: float | None, estimated_usd: float
+    owner: str, model: str, *, lost: bool, actual_usd: float | None, estimated_usd: float, at: datetime
 ) -> UsageChange:
     """A provider call that may be billed: answered (cost from its usage), or timed out or cut off
     (the provider may finish and bill it: its cost is the estimate, the only figure there is). The
@@ -80,6 +92,7 @@ def billed_call_usage(
             f"cost#{model}": cost,
             f"estimate#{model}": estimated_usd,
         },
+        _daily(at, {"cost_usd": cost}),
     )
 
 
@@ -151,7 +164,23 @@ def stats(caller: Caller, services: Services) -> StatsOut:
         actual_cost_usd=_usd(get("actual_cost_usd", 0)),
         estimated_cost_usd=_usd(get("estimated_cost_usd", 0)),
         by_model=[ModelUsageOut(model=model, **values) for model, values in sorted(by_model.items())],
+        by_day=_by_day(who, services),
     )
+
+
+def _by_day(who: str, services: Services) -> list[DayUsageOut]:
+    """The last DAYS_KEPT UTC days up to today, oldest first; a day without usage as zeros."""
+    today = services.clock().astimezone(UTC).date()
+    days = [(today - timedelta(days=back)).isoformat() for back in range(DAYS_KEPT - 1, -1, -1)]
+    rows = services.limits.usage_days(who, days)
+    return [
+        DayUsageOut(
+            date=day,
+            images=int(rows.get(day, {}).get("images", 0)),
+            cost_usd=_usd(rows.get(day, {}).get("cost_usd", 0)),
+        )
+        for day in days
+    ]
 
 
 def _usd(value: float) -> float:

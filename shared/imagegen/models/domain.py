@@ -213,8 +213,19 @@ class LimiterState:
 
 
 @dataclass(frozen=True)
+class DailyUsage:
+    """What a change adds to its day's row (images, cost_usd): a row of its own per owner and day,
+    expiring at `expires_at` (the table's TTL), so the stats row never grows with the days."""
+
+    day: str  # YYYY-MM-DD, UTC
+    counters: dict[str, float]
+    expires_at: int
+
+
+@dataclass(frozen=True)
 class UsageChange:
     """What an item's end adds to its owner's stats (and everyone's): counter name -> amount."""
 
     owner: str
     counters: dict[str, float]
+    daily: DailyUsage | None = None

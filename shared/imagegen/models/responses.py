@@ -139,6 +139,12 @@ class ModelUsageOut(BaseModel):
     estimated_cost_usd: float = 0.0  # the same calls, estimated from the token table before each call
 
 
+class DayUsageOut(BaseModel):
+    date: str  # YYYY-MM-DD, UTC
+    images: int  # images stored that day
+    cost_usd: float  # what that day's provider calls cost (lost calls at their estimate)
+
+
 class StatsOut(BaseModel):
     scope: str  # "caller", or "everyone" for an admin's ?all=true
     generations: int  # provider generations that ended (stored or failed for good)
@@ -157,6 +163,7 @@ class StatsOut(BaseModel):
     actual_cost_usd: float  # from the usage each answer reported; lost calls at their estimate
     estimated_cost_usd: float  # the same calls, estimated from the token table before each call
     by_model: list[ModelUsageOut]
+    by_day: list[DayUsageOut]  # the last 30 days, oldest first, days without usage included as zeros
 
 
 class CachedEntryOut(BaseModel):
