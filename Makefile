@@ -34,8 +34,8 @@ test: lint typecheck template chromium  ## the whole suite: lint, types, templat
 # browser downloads are blocked, and Debian's build is the one CI gets from its package mirror).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 chromium:
-	@command -v chromium >/dev/null || { $(SUDO) apt-get update && \
-		$(SUDO) apt-get install -y --no-install-recommends chromium; }
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
 
 screenshots: $(BIN)/imagegen chromium  ## docs/web-*.png, the README's pictures of the web page
 	$(BIN)/python -m tools.screenshots
