@@ -85,6 +85,7 @@ def test_sync_client_runs_every_operation(client: StackClient, tmp_path: Path) -
         # Then the progress climbed to the end, and status and result agree with it
         assert ended.state == "completed" and ended.counts.completed == 4
         assert seen[-1].done and seen[-1].counts.completed == 4
+        assert seen[0].event == "snapshot"  # followed over the WebSocket: its subscription's first message
         completed = [progress.counts.completed for progress in seen]
         assert completed == sorted(completed)
         assert api.get(batch.batch_id).state == "completed"

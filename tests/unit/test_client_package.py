@@ -202,6 +202,19 @@ def test_polling_honours_the_service_hint_and_reports_each_change_once() -> None
     assert seen == ["running", "running", "completed"]  # the repeated status is not reported twice
 
 
+def test_without_a_websocket_ticket_wait_polls() -> None:
+    # The ticket route fails (a deployment without WEBSOCKET_URL answers 500): one try, then polling
+    plan = _core.wait("b1", _core.WaitOptions(live=True), None, RetryPolicy())
+    outcomes: list[httpx.Response | Exception] = [
+        answer(500, {"error": "internal_error", "message": "no WebSocket here"}),
+        answer(200, status_body("completed", 2)),
+    ]
+    value, effects = drive(plan, outcomes)
+    calls = [(effect.method, effect.url) for effect in effects if isinstance(effect, _core.Call)]
+    assert calls == [("POST", "/api/ws/ticket"), ("GET", "/api/jobs/b1")]
+    assert value.state == "completed"
+
+
 @pytest.mark.parametrize("key", ["../escape.png", "/etc/passwd", "posts/../../x.png", ""])
 def test_a_stored_key_cannot_write_outside_the_folder(key: str, tmp_path: Path) -> None:
     with pytest.raises(ImagegenError, match="outside"):
