@@ -3,7 +3,7 @@ static/content/posts/{post_id}/sections/{section_id}/raw/{filename}.png with its
 (the layout `imagegen generate` writes locally).
 
     IMAGEGEN_URL=http://127.0.0.1:3560 IMAGEGEN_TOKEN=$(.venv/bin/imagegen token --sub you) \
-        .venv/bin/python examples/blog_workflow.py [OUT_DIR]
+        .venv/bin/python examples/blog_workflow.py [OUT_DIR [POST_ID]]
 """
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ SECTIONS = {
 }
 
 
-def publish_post_images(client: Client, out_dir: Path) -> list[SavedImage]:
+def publish_post_images(client: Client, out_dir: Path, post_id: str = POST_ID) -> list[SavedImage]:
     """Start every section at once, then wait for each and download it."""
     jobs = [
         client.create_blog_image(
             BlogImageRequest(
-                prompt=prompt, post_id=POST_ID, section_id=section, filename=name, size="1536x1024"
+                prompt=prompt, post_id=post_id, section_id=section, filename=name, size="1536x1024"
             )
         )
         for section, (name, prompt) in SECTIONS.items()
@@ -43,8 +43,9 @@ def publish_post_images(client: Client, out_dir: Path) -> list[SavedImage]:
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     out_dir = Path(args[0] if args else "static/content")
+    post_id = args[1] if len(args) > 1 else POST_ID
     with Client() as client:
-        for image in publish_post_images(client, out_dir):
+        for image in publish_post_images(client, out_dir, post_id):
             print(("kept " if image.skipped else "saved ") + str(image.image_path))
 
 

@@ -177,10 +177,11 @@ def test_async_client_runs_every_operation(client: StackClient, tmp_path: Path) 
 
 
 def test_download_writes_the_blog_layout_with_metadata(client: StackClient, tmp_path: Path) -> None:
+    post = f"client-{uuid.uuid4().hex[:8]}"  # stored keys are global: other files' tests use post 53
     with sdk(client, user()) as api:
         request = BlogImageRequest(
             prompt="A lighthouse over a stormy sea",
-            post_id="53",
+            post_id=post,
             section_id="2",
             filename="hero",
             size="1024x1024",
@@ -189,18 +190,20 @@ def test_download_writes_the_blog_layout_with_metadata(client: StackClient, tmp_
         api.wait(job.batch_id, timeout=60)
         saved = api.download(job.batch_id, tmp_path)
 
-    raw = tmp_path / "posts" / "53" / "sections" / "2" / "raw"
+    raw = tmp_path / "posts" / post / "sections" / "2" / "raw"
     assert [image.image_path for image in saved] == [raw / "hero.png"]
     metadata = assert_saved_pair(raw / "hero.png", raw / "hero_metadata.json")
     for field in ("post_id", "section_id", "prompt", "image_path", "generated_at", "model", "size"):
         assert metadata.get(field) is not None, field
-    assert (metadata["post_id"], metadata["section_id"], metadata["size"]) == ("53", "2", "1024x1024")
+    assert (metadata["post_id"], metadata["section_id"], metadata["size"]) == (post, "2", "1024x1024")
     assert metadata["prompt"] == "A lighthouse over a stormy sea"
 
 
 # --- the original examples --------------------------------------------------------------------
 
 
+EXAMPLE_POST = f"client-{uuid.uuid4().hex[:8]}"
+BLOG_ARGS = {"blog_workflow.py": ["static/content", EXAMPLE_POST]}
 # One caller for the examples: the scripts repeat the issue's requests, answered from its cache.
 EXAMPLES_USER = user()
 
@@ -235,12 +238,13 @@ def test_the_example_scripts_run(
 ) -> None:
     monkeypatch.chdir(tmp_path)  # where the scripts write by default (static/content, catalogue)
     for script in ("single_icon.py", "batch_icons.py", "blog_workflow.py", "catalogue_workflow.py"):
-        monkeypatch.setattr(sys, "argv", [script])
+        # The blog example's own post id: stored keys are global, and other files' tests use post 53
+        monkeypatch.setattr(sys, "argv", [script, *BLOG_ARGS.get(script, [])])
         runpy.run_path(str(EXAMPLES / script), run_name="__main__")
     out = capsys.readouterr().out
     assert "completed: /api/images/icons/office_supplies/" in out
     assert out.count("6/6") >= 1 and "batch " in out
-    raw = tmp_path / "static" / "content" / "posts" / "53" / "sections"
+    raw = tmp_path / "static" / "content" / "posts" / EXAMPLE_POST / "sections"
     for section, name in (("1", "hero"), ("2", "keepers"), ("3", "today")):
         assert_saved_pair(
             raw / section / "raw" / f"{name}.png", raw / section / "raw" / f"{name}_metadata.json"

@@ -22,7 +22,8 @@ class ImagegenError(Exception):
         code: str | None = None,
         retry_after: float | None = None,
     ) -> None:
-        super().__init__(f"{status} {code or ''}: {message}".replace("  ", " ") if status else message)
+        answered = " ".join(str(part) for part in (status, code) if part)
+        super().__init__(f"{answered}: {message}" if answered else message)
         self.message = message
         self.status = status
         self.code = code
