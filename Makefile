@@ -11,10 +11,11 @@ export SAM_CLI_TELEMETRY := 0
 
 .PHONY: serve test unit integration e2e lint typecheck template build deploy bench clean lock chromium screenshots
 
-$(BIN)/imagegen: pyproject.toml
+$(BIN)/imagegen: pyproject.toml clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e './clients/python[live]'  # the Python client, its tests and examples/
 	touch $@
 
 $(SAM_VENV)/bin/sam:
