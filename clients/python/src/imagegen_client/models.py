@@ -220,6 +220,12 @@ class ModelUsage(_Answer):
     estimated_cost_usd: float = 0.0
 
 
+class DayUsage(_Answer):
+    date: str  # YYYY-MM-DD, UTC
+    images: int
+    cost_usd: float
+
+
 class Stats(_Answer):
     scope: str
     generations: int
@@ -238,6 +244,7 @@ class Stats(_Answer):
     actual_cost_usd: float
     estimated_cost_usd: float
     by_model: list[ModelUsage]
+    by_day: list[DayUsage]  # the last 30 days, oldest first
 
 
 class CachedEntry(_Answer):
@@ -298,6 +305,7 @@ OPENAPI_SCHEMAS: dict[type[BaseModel], str] = {
     Suggestion: "SuggestionOut",
     Suggestions: "SuggestionsOut",
     ModelUsage: "ModelUsageOut",
+    DayUsage: "DayUsageOut",
     Stats: "StatsOut",
     CachedEntry: "CachedEntryOut",
     CachedPage: "CachedListOut",
