@@ -52,13 +52,22 @@ def test_the_scene_and_time_of_day_follow_the_prompt(prompt: str, kind: str, tim
     assert (scene.kind, scene.time) == (kind, time)
 
 
-def test_the_subjects_setting_decides_the_scene_before_the_prompts_words() -> None:
-    # Given a subject whose setting (a table) the subject choice found, in a prompt naming no place
-    subject = Subject(subject=Pick("food-apple", ("apples",)), setting=Pick("table", ("table",)))
-    spec = _blog("Red apples, freshly picked")
-    # Then the scene is a table top, and the table is the setting, not a glyph placed in the picture
+@pytest.mark.parametrize(
+    ("setting", "kind"),
+    [
+        (Pick("table", ("wooden", "table")), "table"),
+        (Pick("waves", ()), "sea"),
+        (Pick("office-building", ("office",)), "room"),
+        (Pick("weather-cloudy", ()), "sky"),
+    ],
+)
+def test_the_subjects_setting_decides_the_scene_before_the_prompts_words(setting: Pick, kind: str) -> None:
+    # Given a subject whose setting the subject choice found, in a prompt whose words name a city
+    subject = Subject(subject=Pick("food-apple", ("apples",)), setting=setting)
+    spec = _blog("Red apples from the city market")
+    # Then the setting decides the scene, and it is drawn as a place, not as a glyph in the picture
     scene = offline_scenes.plan(spec, subject, random.Random(1))
-    assert scene.kind == "table"
+    assert scene.kind == kind
     assert [p.glyph for p in scene.placements] == ["food-apple"]
 
 

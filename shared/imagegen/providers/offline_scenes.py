@@ -65,6 +65,7 @@ SCENE_WORDS: dict[str, tuple[str, ...]] = {
         "sea",
         "ocean",
         "wave",
+        "waves",  # stemmed "waf": the glyph "waves" as a setting
         "beach",
         "coast",
         "harbour",
@@ -102,6 +103,7 @@ SCENE_WORDS: dict[str, tuple[str, ...]] = {
     "sky": (
         "sky",
         "cloud",
+        "cloudy",
         "flight",
         "fly",
         "flying",
