@@ -1,5 +1,10 @@
-"""Offline render time per icon and per 1792x1024 blog image, next to a round trip through the fake
-OpenAI server at zero latency (the SDK, HTTP, base64 and validation: the service's own overhead)."""
+"""Offline render time per icon (each of the seven styles) and per 1792x1024 blog image (four kinds of
+scene), next to a round trip through the fake OpenAI server at zero latency (the SDK, HTTP, base64 and
+validation: the service's own overhead).
+
+To compare with an older renderer, run this file with that commit's package first on the path:
+`git archive REV shared | tar -x -C /tmp/old`, then
+`PYTHONPATH=/tmp/old/shared .venv/bin/python bench/render.py`."""
 
 from __future__ import annotations
 
@@ -16,16 +21,26 @@ from imagegen.providers.registry import DEFAULT_MODEL
 from imagegen.providers.validation import validate_image
 
 RUNS = 15
+STYLES = ["minimal", "flat", "modern", "detailed", "vintage", "abstract", "realistic"]
+BLOG_PROMPTS = [
+    "A lighthouse over a stormy sea",
+    "Fresh vegetables on a wooden table",
+    "A team meeting in a modern office",
+    "A rocket launching at dawn",
+]
 
 
-def timed(action: Callable[[int], object]) -> list[float]:
+def timed(action: Callable[[int], object]) -> tuple[list[float], list[float]]:
+    """Wall-clock and CPU seconds per call. On a shared machine the CPU time is the steadier figure:
+    other processes stretch the wall clock, not this process's own work."""
     action(0)  # warm up
-    samples = []
+    wall, cpu = [], []
     for n in range(1, RUNS + 1):
-        began = time.perf_counter()
+        began, began_cpu = time.perf_counter(), time.process_time()
         action(n)
-        samples.append(time.perf_counter() - began)
-    return samples
+        wall.append(time.perf_counter() - began)
+        cpu.append(time.process_time() - began_cpu)
+    return wall, cpu
 
 
 def icon(n: int, style: str = "modern") -> ImageSpec:
@@ -43,10 +58,10 @@ def icon(n: int, style: str = "modern") -> ImageSpec:
     )
 
 
-def blog(n: int) -> ImageSpec:
+def blog(n: int, prompt: str = BLOG_PROMPTS[0]) -> ImageSpec:
     return ImageSpec(
         kind="blog",
-        prompt=f"A lighthouse over a stormy sea {n}",
+        prompt=f"{prompt} {n}",
         width=1792,
         height=1024,
         key="k.png",
@@ -64,21 +79,30 @@ def main() -> None:
             image = provider.generate(spec)  # type: ignore[attr-defined]
             validate_image(image.data, "png", spec.width, spec.height, 20_000_000)
 
+        def icon_row(style: str) -> tuple[str, tuple[list[float], list[float]]]:
+            return f"offline icon 1024x1024, {style}", timed(lambda n: through(offline, icon(n, style)))
+
+        def blog_row(prompt: str) -> tuple[str, tuple[list[float], list[float]]]:
+            return f"offline blog 1792x1024, {prompt[:28]}", timed(
+                lambda n: through(offline, blog(n, prompt))
+            )
+
         rows = [
-            ("offline icon 1024x1024, flat", timed(lambda n: through(offline, icon(n, "flat")))),
-            ("offline icon 1024x1024, modern", timed(lambda n: through(offline, icon(n, "modern")))),
-            ("offline icon 1024x1024, realistic", timed(lambda n: through(offline, icon(n, "realistic")))),
-            ("offline blog 1792x1024", timed(lambda n: through(offline, blog(n)))),
+            *(icon_row(style) for style in STYLES),
+            *(blog_row(prompt) for prompt in BLOG_PROMPTS),
             ("fake OpenAI round trip 1024x1024 (0 latency)", timed(lambda n: through(remote, icon(n)))),
             ("fake OpenAI round trip 1792x1024 (0 latency)", timed(lambda n: through(remote, blog(n)))),
         ]
     finally:
         fake.stop()
-    print(f"per image, generate + validate, median of {RUNS} (p95 in brackets)")
-    for name, samples in rows:
+    print(f"per image, generate + validate, median of {RUNS} wall clock (p95 in brackets), and CPU time")
+    for name, (samples, cpu) in rows:
         ordered = sorted(samples)
         p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
-        print(f"  {name:48s} {statistics.median(samples) * 1000:7.1f} ms  [{p95 * 1000:7.1f} ms]")
+        print(
+            f"  {name:52s} {statistics.median(samples) * 1000:7.1f} ms  [{p95 * 1000:7.1f} ms]"
+            f"  cpu {statistics.median(cpu) * 1000:7.1f} ms"
+        )
 
 
 if __name__ == "__main__":

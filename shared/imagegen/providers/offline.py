@@ -1,8 +1,11 @@
 """The offline provider: draws real icons and blog images locally with Pillow, no key, no network.
 
-Glyphs come from Material Design Icons (imagegen.providers.icon_set), picked by the category, its
-custom elements or the blog prompt; style and colour scheme change the badge, background, palette
-and finish around them. The same spec always gives the same bytes; variations change the composition.
+What is drawn comes from imagegen.providers.subjects (the subject, its companions and the setting, as
+Material Design Icons glyphs); how it is drawn is decided here. A style changes the glyph itself
+(imagegen.providers.offline_styles: line art, flat, gradient, hatching, engraving, mosaic, relief) as
+well as the badge and background around it; a blog image is a scene chosen from the prompt
+(imagegen.providers.offline_scenes). The same spec always gives the same bytes; variations change the
+composition.
 """
 
 from __future__ import annotations
@@ -12,16 +15,18 @@ import math
 import random
 from dataclasses import dataclass
 
-from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageOps
+from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
 from imagegen import templates
 from imagegen.models.domain import ImageSpec
-from imagegen.providers import icon_set, subjects
+from imagegen.providers import icon_set, offline_scenes, offline_styles, subjects
 from imagegen.providers.base import GeneratedImage
+from imagegen.providers.offline_styles import mix as _mix
 from imagegen.providers.registry import CONTENT_TYPES
 from imagegen.providers.validation import encode
 
 RGB = tuple[int, int, int]
+Placement = offline_scenes.Placement
 
 
 def _palette(spec: ImageSpec) -> tuple[RGB, RGB, RGB, RGB]:
@@ -51,29 +56,6 @@ def _gradient(size: tuple[int, int], top: RGB, bottom: RGB, angle: float = 0.0) 
     return Image.composite(Image.new("RGB", size, bottom), Image.new("RGB", size, top), line)
 
 
-def _mix(a: RGB, b: RGB, t: float) -> RGB:
-    return (int(a[0] + (b[0] - a[0]) * t), int(a[1] + (b[1] - a[1]) * t), int(a[2] + (b[2] - a[2]) * t))
-
-
-def _paste_glyph(canvas: Image.Image, name: str, box: tuple[int, int, int], colour: RGB) -> None:
-    """Draw icon `name` in a square of side box[2] at (box[0], box[1])."""
-    x0, y0, side = box
-    glyph = icon_set.glyph(name, side, colour)
-    canvas.paste(glyph, (x0, y0), glyph)
-
-
-def icon_names(spec: ImageSpec) -> tuple[list[str], list[str]]:
-    """Icons for the category (best first), and one for each custom element that has one."""
-    found = icon_set.search(spec.category or spec.prompt, limit=4)
-    names = (
-        [spec.catalogue_icon, *(n for n in found if n != spec.catalogue_icon)]
-        if spec.catalogue_icon
-        else found
-    )
-    elements = [icon_set.search(element, limit=1)[0] for element in spec.custom_elements]
-    return names, [name for name in elements if name != icon_set.FALLBACK]
-
-
 def _noise(size: tuple[int, int], rng: random.Random, strength: int) -> Image.Image:
     small = Image.frombytes("L", (size[0] // 4, size[1] // 4), rng.randbytes(size[0] // 4 * (size[1] // 4)))
     return small.resize(size).point(lambda v: 128 + (v - 128) * strength // 128)
@@ -82,7 +64,7 @@ def _noise(size: tuple[int, int], rng: random.Random, strength: int) -> Image.Im
 @dataclass(frozen=True)
 class _Icon:
     """What one icon draws, decided before drawing: sizes at twice the output (cheap anti-aliasing),
-    colours, icons and composition."""
+    colours, glyphs and where each goes."""
 
     style: str
     size: tuple[int, int]
@@ -90,9 +72,7 @@ class _Icon:
     bottom: RGB
     main: RGB
     accent: RGB
-    primary: str
-    companions: list[str]
-    elements: list[str]
+    placements: tuple[Placement, ...]  # in canvas pixels (twice the output), the subject first
     composition: int
     cycle: int
 
@@ -105,32 +85,91 @@ class _Icon:
         return self.size[0] // 2, self.size[1] // 2
 
 
-def _plan_icon(spec: ImageSpec) -> _Icon:
-    """The style, palette, icons and composition of an icon."""
-    style = spec.style or "modern"
+def _companion_glyphs(subject: subjects.Subject, primary: str, style: str) -> list[str]:
+    """Every companion (custom elements, modifiers) once; detailed adds next-best subjects, up to two."""
+    names = [pick.glyph for pick in subject.companions]
+    if style == "detailed":
+        extra = [name for name in subject.alternatives if name not in (icon_set.FALLBACK, primary)]
+        names += extra[: max(0, 2 - len(names))]
+    unique: list[str] = []
+    for name in names:
+        if name.removesuffix("-outline") != primary.removesuffix("-outline") and name not in unique:
+            unique.append(name)
+    return unique
+
+
+def _ring(count: int, composition: int, side: int, centre: tuple[int, int]) -> list[tuple[int, int, int]]:
+    """Squares for `count` companions round the subject: the four corners for up to four, else evenly
+    on a ring; on the second variation the first is larger."""
+    angles = [45.0, 135.0, -45.0, -135.0] if count <= 4 else [45 + n * 360 / count for n in range(count)]
+    small = int(side * (0.22 if count <= 4 else min(0.18, 2.0 / count)))
+    radius = side * (0.3 if count <= 4 else 0.35)
+    boxes = []
+    for n in range(count):
+        own = int(side * 0.3) if composition == 1 and n == 0 else small
+        x = centre[0] + radius * math.cos(math.radians(angles[n])) - own / 2
+        y = centre[1] + radius * math.sin(math.radians(angles[n])) - own / 2
+        boxes.append((int(x), int(y), own))
+    return boxes
+
+
+def _icon_placements(
+    subject: subjects.Subject, style: str, side: int, composition: int, cycle: int
+) -> tuple[Placement, ...]:
+    """The subject in the middle (off-centre, smaller per variation), companions round it; the subject
+    shrinks to leave them room. From the fifth variation on, the next-best subject takes the lead."""
+    leads = [subject.subject.glyph, *(n for n in subject.alternatives if n != icon_set.FALLBACK)]
+    primary = leads[cycle % len(leads)]
+    companions = _companion_glyphs(subject, primary, style)
+    scale = {0: 0.7, 1: 0.58, 2: 0.66, 3: 0.56}[composition]
+    if companions:
+        scale = min(scale, 0.6 if len(companions) <= 4 else 0.44)
+    centre, offset = (side // 2, side // 2), (side // 12 if composition == 1 else 0)
+    own = int(side * scale)
+    first = Placement(primary, (centre[0] - own // 2 - offset, centre[1] - own // 2 - offset, own), "subject")
+    boxes = _ring(len(companions), composition, side, centre)
+    return (first, *(Placement(n, box, "companion") for n, box in zip(companions, boxes, strict=True)))
+
+
+def _plan_icon(spec: ImageSpec, subject: subjects.Subject) -> _Icon:
+    """The style, palette, glyphs and composition of an icon."""
+    style = spec.style if spec.style in offline_styles.STYLES else offline_styles.DEFAULT_STYLE
     top, bottom, main, accent = _palette(spec)
-    names, elements = icon_names(spec)
-    # Variations differ on purpose: 1 centred, 2 off-centre with a companion, 3 tilted, 4 mirrored and
-    # smaller; from the fifth on, the next matching icon takes the lead.
+    # Variations differ on purpose: 1 centred, 2 off-centre with a larger companion, 3 tilted, 4 mirrored
+    # and smaller; from the fifth on, the next-best subject takes the lead.
     composition, cycle = (spec.variation - 1) % 4, (spec.variation - 1) // 4
-    primary = names[cycle % len(names)]
-    if style == "minimal" and icon_set.has_icon(f"{primary}-outline"):
-        primary = f"{primary}-outline"  # minimal is line art
     if cycle % 2:  # later cycles also recolour, so even a lone icon never repeats itself
         main, accent = accent, main
-    companions = [
-        name
-        for name in [*elements, *names]
-        if name.removesuffix("-outline") != primary.removesuffix("-outline")
-    ]
     size = (spec.width * 2, spec.height * 2)
-    return _Icon(style, size, top, bottom, main, accent, primary, companions, elements, composition, cycle)
+    placements = _icon_placements(subject, style, min(size), composition, cycle)
+    if size[0] != size[1]:  # a non-square icon: the square layout centred along the longer side
+        dx, dy = (size[0] - min(size)) // 2, (size[1] - min(size)) // 2
+        placements = tuple(
+            Placement(p.glyph, (p.box[0] + dx, p.box[1] + dy, p.box[2]), p.role) for p in placements
+        )
+    return _Icon(style, size, top, bottom, main, accent, placements, composition, cycle)
+
+
+def icon_layout(spec: ImageSpec) -> tuple[Placement, ...]:
+    """Where an icon's glyphs go, in output pixels before the variation's tilt or mirror: the subject
+    first, then every companion."""
+    icon = _plan_icon(spec, subjects.choose(spec))
+    return tuple(
+        Placement(p.glyph, (p.box[0] // 2, p.box[1] // 2, p.box[2] // 2), p.role) for p in icon.placements
+    )
 
 
 def _is_dark(colour: RGB) -> bool:
     """A dark background (the dark scheme's): its badge is dark too, under a light symbol."""
     red, green, blue = colour
     return 0.299 * red + 0.587 * green + 0.114 * blue < 128
+
+
+def _badge_colour(icon: _Icon) -> RGB:
+    # The colour scheme decides (not the style): on a dark background, a dark badge under a light symbol.
+    if _is_dark(icon.top):
+        return _mix(icon.bottom, icon.main, 0.12)
+    return _mix(icon.top, (255, 255, 255), 0.55)
 
 
 def _icon_canvas(spec: ImageSpec, icon: _Icon, rng: random.Random) -> Image.Image:
@@ -148,10 +187,7 @@ def _draw_badge(canvas: Image.Image, icon: _Icon, rng: random.Random) -> None:
     draw = ImageDraw.Draw(canvas)
     badge = int(side * 0.84)
     bx0, by0 = cx - badge // 2, cy - badge // 2
-    # The colour scheme decides (not the style): on a dark background, a dark badge under a light symbol.
-    badge_colour = (
-        _mix(icon.bottom, icon.main, 0.12) if _is_dark(icon.top) else _mix(icon.top, (255, 255, 255), 0.55)
-    )
+    badge_colour = _badge_colour(icon)
     if style == "modern":
         shadow = Image.new("L", icon.size, 0)
         ImageDraw.Draw(shadow).rounded_rectangle(
@@ -170,37 +206,59 @@ def _draw_badge(canvas: Image.Image, icon: _Icon, rng: random.Random) -> None:
             width=side // 140,
         )
     elif style == "abstract":
-        for _ in range(5):
-            radius = rng.randint(side // 8, side // 3)
-            ox, oy = rng.randint(0, icon.size[0]), rng.randint(0, icon.size[1])
-            blob = Image.new("L", icon.size, 0)
-            ImageDraw.Draw(blob).ellipse([ox - radius, oy - radius, ox + radius, oy + radius], fill=90)
-            canvas.paste(rng.choice([icon.accent, icon.main, icon.bottom]), mask=blob)
+        _draw_blobs(canvas, icon, rng)
     elif style in ("detailed", "realistic"):
         draw.ellipse([bx0, by0, bx0 + badge, by0 + badge], fill=badge_colour)
 
 
+def _draw_blobs(canvas: Image.Image, icon: _Icon, rng: random.Random) -> None:
+    """Abstract's translucent blobs, drawn and blurred at an eighth of the size and enlarged once:
+    soft-edged, so the mosaic stays the sharp thing in the picture, and cheap."""
+    side, eighth = icon.side // 8, (icon.size[0] // 8, icon.size[1] // 8)
+    blobs = Image.new("RGBA", eighth, (0, 0, 0, 0))
+    for _ in range(5):
+        radius = rng.randint(side // 8, side // 3)
+        ox, oy = rng.randint(0, eighth[0]), rng.randint(0, eighth[1])
+        blob = Image.new("L", eighth, 0)
+        ImageDraw.Draw(blob).ellipse([ox - radius, oy - radius, ox + radius, oy + radius], fill=90)
+        colour = Image.new("RGBA", eighth, (*rng.choice([icon.accent, icon.main, icon.bottom]), 255))
+        colour.putalpha(blob.filter(ImageFilter.GaussianBlur(radius / 4)))
+        blobs.alpha_composite(colour)
+    enlarged = blobs.resize(icon.size, Image.Resampling.BICUBIC)
+    if canvas.mode == "RGBA":
+        canvas.alpha_composite(enlarged)
+    else:
+        canvas.paste(enlarged, (0, 0), enlarged)
+
+
+def _styled(name: str, side: int, style: str, ink: offline_styles.Ink) -> Image.Image:
+    """The glyph drawn in its style at the output's resolution (half the canvas's), brought to `side`:
+    the canvas's 2x smooths the shapes PIL draws; a styled glyph drawn at 2x would cost four times more."""
+    tile = offline_styles.draw(name, max(8, side // 2), style, ink)
+    return tile.resize((side, side), Image.Resampling.BICUBIC)
+
+
 def _symbol_layer(icon: _Icon, rng: random.Random) -> Image.Image:
-    """The symbol and its companions on a clear layer, composed (offset, tilted, mirrored) per variation."""
+    """The subject and its companions, each drawn in the style, on a clear layer composed (tilted,
+    mirrored) per variation."""
     side, (cx, cy), composition = icon.side, icon.centre, icon.composition
-    symbol_side = int(side * {0: 0.7, 1: 0.58, 2: 0.66, 3: 0.56}[composition])
     layer = Image.new("RGBA", icon.size, (0, 0, 0, 0))
-    offset = side // 12 if composition == 1 else 0
-    small = side // 3
-    if composition == 1:  # a companion: a custom element or the next matching icon, or an accent disc
-        if icon.companions:
-            _paste_glyph(layer, icon.companions[0], (cx + side // 6, cy + side // 8, small), icon.accent)
-        else:
-            ImageDraw.Draw(layer).ellipse(
-                [cx + side // 8, cy + side // 8, cx + side // 8 + small, cy + side // 8 + small],
-                fill=(*icon.accent, 255),
-            )
-    top_left = (cx - symbol_side // 2 - offset, cy - symbol_side // 2 - offset, symbol_side)
-    _paste_glyph(layer, icon.primary, top_left, icon.main)
-    if composition in (0, 3) and icon.elements:  # the asked-for elements stay visible: a corner badge
-        _paste_glyph(layer, icon.elements[0], (cx + side // 5, cy + side // 5, side // 5), icon.accent)
+    paper = _badge_colour(icon) if icon.style in ("modern", "vintage", "detailed", "realistic") else icon.top
+    inks = {
+        "subject": offline_styles.Ink(icon.main, icon.accent, paper),
+        "companion": offline_styles.Ink(icon.accent, icon.main, paper),
+    }
+    if composition == 1 and len(icon.placements) == 1:  # nothing to accompany it: an accent disc
+        small = side // 3
+        ImageDraw.Draw(layer).ellipse(
+            [cx + side // 8, cy + side // 8, cx + side // 8 + small, cy + side // 8 + small],
+            fill=(*icon.accent, 255),
+        )
+    for placement in icon.placements:
+        x, y, glyph_side = placement.box
+        layer.alpha_composite(_styled(placement.glyph, glyph_side, icon.style, inks[placement.role]), (x, y))
     if icon.cycle >= 2:
-        ring = int(symbol_side * 0.62)
+        ring = int(icon.placements[0].box[2] * 0.62)
         ImageDraw.Draw(layer).ellipse(
             [cx - ring, cy - ring, cx + ring, cy + ring],
             outline=(*icon.accent, 255),
@@ -216,96 +274,36 @@ def _symbol_layer(icon: _Icon, rng: random.Random) -> Image.Image:
 
 
 def _finish(canvas: Image.Image, layer: Image.Image, icon: _Icon, rng: random.Random) -> Image.Image:
-    """The symbol laid on the canvas with the style's finish: drop shadow, highlight, paper grain."""
-    side = icon.side
-    if icon.style in ("realistic", "detailed", "modern"):
-        shade = Image.new("RGBA", icon.size, (0, 0, 0, 0))
-        shade.putalpha(layer.getchannel("A").point(lambda v: v * 2 // 5))
-        canvas.paste(
-            shade,
-            (side // 80, side // 50),
-            shade.getchannel("A").filter(ImageFilter.GaussianBlur(side // 90)),
-        )
-    if icon.style == "realistic":
-        highlight = (
-            _gradient(icon.size, (255, 255, 255), (0, 0, 0), angle=-20).convert("L").point(lambda v: v // 3)
-        )
-        lit = ImageChops.add(layer.convert("RGB"), Image.merge("RGB", (highlight, highlight, highlight)))
-        layer = Image.merge("RGBA", (*lit.split(), layer.getchannel("A")))
-    canvas.paste(layer, (0, 0), layer)
+    """The symbols laid on the canvas, then vintage's paper grain over all."""
+    if canvas.mode == "RGBA":
+        canvas.alpha_composite(layer)
+    else:
+        canvas.paste(layer, (0, 0), layer)
     if icon.style == "vintage" and canvas.mode == "RGB":
         grain = _noise(icon.size, rng, 40)
         canvas = Image.blend(canvas, Image.merge("RGB", (grain, grain, grain)), 0.08)
     return canvas
 
 
-def render_icon(spec: ImageSpec) -> Image.Image:
-    """An icon: the category's Material Design icon in the style and colours asked, composed per variation."""
+def render_icon(spec: ImageSpec, subject: subjects.Subject | None = None) -> Image.Image:
+    """An icon: the subject's Material Design glyph and its companions, drawn in the style and colours
+    asked, composed per variation."""
     rng = random.Random(_seed(spec))  # one stream, drawn from in this order: the same spec, the same bytes
-    icon = _plan_icon(spec)
+    icon = _plan_icon(spec, subject or subjects.choose(spec))
     canvas = _icon_canvas(spec, icon, rng)
     _draw_badge(canvas, icon, rng)
     canvas = _finish(canvas, _symbol_layer(icon, rng), icon, rng)
     return canvas.resize((spec.width, spec.height), Image.Resampling.LANCZOS)
 
 
-def render_blog(spec: ImageSpec) -> Image.Image:
-    """A blog image: a layered landscape in a palette from the prompt, with the subject's symbols."""
-    rng = random.Random(_seed(spec))
-    width, height = spec.width, spec.height
-    symbols = [name for name in icon_set.search(spec.prompt, limit=3) if name != icon_set.FALLBACK]
-    palette_name = rng.choice(templates.color_schemes())
-    for word, name in (
-        ("night", "dark"),
-        ("dark", "dark"),
-        ("storm", "dark"),
-        ("stormy", "dark"),
-        ("warm", "warm_tones"),
-        ("sunset", "warm_tones"),
-        ("ocean", "blue_tones"),
-        ("sea", "blue_tones"),
-        ("soft", "pastel"),
-        ("pastel", "pastel"),
-    ):
-        if word in icon_set.words(spec.prompt):
-            palette_name = name
-            break
-    top, bottom, main, accent = templates.palette(palette_name)
-    canvas = _gradient((width, height), top, bottom)
-    draw = ImageDraw.Draw(canvas)
-    sun_r = min(width, height) // 8
-    sun_x, sun_y = rng.randint(width // 6, width * 5 // 6), rng.randint(height // 8, height // 3)
-    glow = Image.new("L", (width, height), 0)
-    ImageDraw.Draw(glow).ellipse(
-        [sun_x - sun_r * 2, sun_y - sun_r * 2, sun_x + sun_r * 2, sun_y + sun_r * 2], fill=90
-    )
-    canvas.paste(_mix(top, (255, 255, 255), 0.6), mask=glow.filter(ImageFilter.GaussianBlur(sun_r)))
-    draw.ellipse(
-        [sun_x - sun_r, sun_y - sun_r, sun_x + sun_r, sun_y + sun_r], fill=_mix(accent, (255, 255, 255), 0.3)
-    )
-    for layer_index in range(4):  # hills from far (pale) to near (strong)
-        base = height * (0.55 + 0.11 * layer_index)
-        colour = _mix(_mix(bottom, main, 0.35 + 0.18 * layer_index), top, 0.25 - 0.06 * layer_index)
-        phase, amplitude = rng.uniform(0, math.tau), height * rng.uniform(0.03, 0.08)
-        waves = rng.uniform(1.0, 2.5)
-        points = [
-            (x, base + amplitude * math.sin(phase + waves * math.tau * x / width))
-            for x in range(0, width + 16, 16)
-        ]
-        draw.polygon([(0, height), *points, (width, height)], fill=colour)
-    side = int(min(width, height) * 0.42)
-    for n, symbol in enumerate(symbols[:3]):
-        symbol_side = side if n == 0 else side // 2
-        x = width // 2 - symbol_side // 2 + (0 if n == 0 else (-1) ** n * int(width * 0.28))
-        y = int(height * 0.52) - symbol_side // 2 + (0 if n == 0 else height // 8)
-        plate = Image.new("L", (width, height), 0)
-        ImageDraw.Draw(plate).ellipse(
-            [x - side // 12, y - side // 12, x + symbol_side + side // 12, y + symbol_side + side // 12],
-            fill=200,
-        )
-        canvas.paste(_mix(top, (255, 255, 255), 0.5), mask=plate.filter(ImageFilter.GaussianBlur(side // 30)))
-        _paste_glyph(canvas, symbol, (x, y, symbol_side), main if n == 0 else accent)
-    return canvas
+def render_blog(spec: ImageSpec, subject: subjects.Subject | None = None) -> Image.Image:
+    """A blog image: a scene chosen from the prompt, its subject first and large, companions beside it."""
+    return offline_scenes.render(spec, subject or subjects.choose(spec), _seed(spec))
+
+
+def blog_layout(spec: ImageSpec) -> offline_scenes.Scene:
+    """A blog image's scene, time of day and placed glyphs, in output pixels: the subject first."""
+    return offline_scenes.plan(spec, subjects.choose(spec), random.Random(_seed(spec)))
 
 
 class OfflineProvider:
@@ -319,11 +317,12 @@ class OfflineProvider:
     model = "offline-renderer-1"
 
     def generate(self, spec: ImageSpec) -> GeneratedImage:
-        image = render_icon(spec) if spec.kind == "icon" else render_blog(spec)
+        subject = subjects.choose(spec)  # what is drawn, and what the metadata says was drawn
+        image = render_icon(spec, subject) if spec.kind == "icon" else render_blog(spec, subject)
         return GeneratedImage(
             data=encode(image, spec.output_format),
             content_type=CONTENT_TYPES[spec.output_format],
             provider=self.name,
             model=self.model,
-            details={"offline_subject": subjects.choose(spec).as_metadata()},
+            details={"offline_subject": subject.as_metadata()},
         )

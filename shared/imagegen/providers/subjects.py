@@ -413,7 +413,7 @@ def choose(spec: ImageSpec) -> Subject:
     elements = [p for p in map(_element, spec.custom_elements) if p]
     return Subject(
         subject=subject,
-        companions=_distinct([*elements, *picks[1:]], subject, setting),
+        companions=_distinct(elements, picks[1:], subject, setting),
         setting=setting if setting and setting.glyph != subject.glyph else None,
         alternatives=tuple(dict.fromkeys(n for n in alternatives if n != subject.glyph))[:3],
     )
@@ -428,11 +428,15 @@ def _element(element: str) -> Pick | None:
     return None
 
 
-def _distinct(companions: list[Pick], subject: Pick, setting: Pick | None) -> tuple[Pick, ...]:
+def _distinct(
+    elements: list[Pick], modifiers: list[Pick], subject: Pick, setting: Pick | None
+) -> tuple[Pick, ...]:
+    """The companions, each glyph once: every custom element (the caller asked for each; the request
+    allows at most 10), then the modifiers' glyphs while fewer than MAX_COMPANIONS are kept."""
     taken = {subject.glyph, setting.glyph if setting else ""}
     kept: list[Pick] = []
-    for pick in companions:
-        if pick.glyph not in taken:
+    for pick in [*elements, *modifiers]:
+        if pick.glyph not in taken and (pick in elements or len(kept) < MAX_COMPANIONS):
             taken.add(pick.glyph)
             kept.append(pick)
-    return tuple(kept[:MAX_COMPANIONS])
+    return tuple(kept)
