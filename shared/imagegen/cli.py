@@ -42,6 +42,7 @@ def serve_banner(stack: LocalStack) -> str:
     websocket = f"ws://{stack.host}:{port}"
     return (
         f"imagegen: ready on {stack.url} in {stack.started_seconds:.1f}s (provider: {stack.provider})\n"
+        f"  page:   {stack.url}/ (the web page: sign in with its local button)\n"
         f"  data:   {state}\n"
         f"  live:   {websocket} (WebSocket progress: a ticket from POST /api/ws/ticket)\n"
         f"  token:  TOKEN=$(.venv/bin/imagegen token --sub alice)\n"

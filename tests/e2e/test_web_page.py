@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from imagegen.cli import serve_banner
 from tests.e2e.browser import launch_chromium
 from tests.e2e.conftest import Client, worker_disabled
 
@@ -43,7 +44,10 @@ def page(browser: Browser, client: Client, sockets: list[str]) -> Iterator[Page]
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.on("websocket", lambda socket: sockets.append(socket.url))
-    page.goto(client.stack.url + "/")
+    # The address `imagegen serve` prints is the page's.
+    (line,) = [line for line in serve_banner(client.stack).splitlines() if line.startswith("  page:")]
+    assert line.split()[1] == client.stack.url + "/"
+    page.goto(line.split()[1])
     page.get_by_label("Name", exact=True).fill(USER)
     page.get_by_role("button", name="Sign in locally").click()
     expect(page.get_by_text(f"Signed in as {USER}")).to_be_visible()
