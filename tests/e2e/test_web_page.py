@@ -87,9 +87,11 @@ def test_generate_an_icon_then_open_its_metadata_in_the_gallery(page: Page, clie
     page.get_by_role("button", name="Office Supplies").click()  # a suggestion, as typed
     expect(category).to_have_value("Office Supplies")
     page.locator("#style-picker label", has_text="flat").click()
-    # Every style and colour scheme has its sample picture.
-    assert images_loaded(page, "#style-picker img") == 7
-    assert images_loaded(page, "#color-picker img") == 7
+    # Every style and colour scheme has its sample picture (waited for: a busy machine decodes slowly).
+    for picker in ("#style-picker img", "#color-picker img"):
+        expect(page.locator(picker)).to_have_count(7)
+        expect_images_decoded(page, picker)
+        assert images_loaded(page, picker) == 7
     page.locator("#icon-form").get_by_label("Icon size").select_option("256x256")
     category.press("Enter")  # Enter submits the form
     card = page.locator("#single-jobs article").first
@@ -101,7 +103,7 @@ def test_generate_an_icon_then_open_its_metadata_in_the_gallery(page: Page, clie
     assert (item["category"], item["size"]) == ("Office Supplies", "256x256"), "the form sent what was picked"
 
     # The gallery lists the jobs newest first: this icon's comes first.
-    page.get_by_role("button", name="Gallery").click()
+    page.get_by_role("button", name="Gallery", exact=True).click()
     page.locator("#job-list button").first.click()
     tile = page.locator("#gallery-job figure.tile").first
     tile.get_by_role("button", name="Metadata").click()
@@ -119,7 +121,7 @@ def test_generate_an_icon_then_open_its_metadata_in_the_gallery(page: Page, clie
 def test_a_batch_of_six_fills_in_live_and_shows_in_the_stats(
     page: Page, client: Client, sockets: list[str]
 ) -> None:
-    page.get_by_role("button", name="Batch").click()
+    page.get_by_role("button", name="Batch", exact=True).click()
     page.evaluate("window.notReloaded = true")
     page.get_by_label("Categories").fill("electronics, tools, automotive")
     page.get_by_label("Variations per category").fill("2")
@@ -137,7 +139,7 @@ def test_a_batch_of_six_fills_in_live_and_shows_in_the_stats(
     # The stats: today's bar says what the API counts (this batch and the icon before it).
     today = client.get("/api/icons/stats", sub=USER).json()["by_day"][-1]
     assert today["images"] >= 7
-    page.get_by_role("button", name="Stats").click()
+    page.get_by_role("button", name="Stats", exact=True).click()
     days = page.locator("svg[data-chart='images-per-day'] rect")
     expect(days).to_have_count(30)
     expect(days.last.locator("title")).to_have_text(
@@ -153,7 +155,7 @@ def test_a_batch_of_six_fills_in_live_and_shows_in_the_stats(
 def test_cancel_a_batch(page: Page, client: Client) -> None:
     # The worker is held, so the batch is still waiting when Cancel is pressed.
     with worker_disabled(client.stack):
-        page.get_by_role("button", name="Batch").click()
+        page.get_by_role("button", name="Batch", exact=True).click()
         page.get_by_label("Categories").fill("garden, kitchen")
         page.get_by_label("Variations per category").fill("1")
         page.get_by_role("button", name="Start batch").click()
