@@ -256,7 +256,8 @@ def test_the_key_never_appears_in_errors_or_logs(
 @pytest.mark.parametrize("behaviour", ["truncated", "not_png", "bomb"])
 def test_bad_bytes_from_openai_are_never_stored(fake: FakeOpenAI, behaviour: str) -> None:
     fake.push(behaviour)
-    services = make_services(_provider(fake))
+    # A timeout no busy machine reaches: a timed-out call is retried, and the retry draws a good image.
+    services = make_services(_provider(fake, openai_timeout=60))
     caller = Caller(sub="alice")
     job_id = create_job(IconRequest(category="tools"), caller, services).batch_id
     run_item(services.queue.sent[0], 1, "r", services)
