@@ -2,8 +2,10 @@
 
 tests/data/subject_eval.json: categories and blog prompts the catalogue does not name, each with the
 glyphs a viewer would accept as showing its subject. The "tuning" split was used to shape the grammar
-and its hints; the "held_out" split was written afterwards, and its misses led to general rules only, never
-a hint: its score is the better estimate for inputs nobody has seen. The README states both.
+and its hints; the "held_out" split was written afterwards, and its misses led to general rules and
+general vocabulary (kin: words the icon set lacks), never a per-item hint; it has been looked at since.
+The "held_out_2" split was written and committed before the last round of general rules (compounds, kin,
+specific modifiers) and scored once, after them: the fairest estimate. The README states all three.
 """
 
 from __future__ import annotations
@@ -24,13 +26,15 @@ EVAL: dict[str, list[dict[str, Any]]] = json.loads(
     (Path(__file__).parents[1] / "data" / "subject_eval.json").read_text()
 )
 ICONS, BLOG = EVAL["icons"], EVAL["blog"]
-# Targets (issue 14) on the tuning split; on the held-out split, floors at the measured figures so that a
-# change that loses ground on unseen inputs fails.
+# Targets (issue 14) on the tuning split; on the held-out splits, floors at the measured figures (held_out
+# 49/55 and 17/18, held_out_2 57/69 and 14/20) so that a change that loses ground on unseen inputs fails.
 TARGETS = {
     ("icons", "tuning"): 0.9,
     ("blog", "tuning"): 0.8,
-    ("icons", "held_out"): 0.65,
-    ("blog", "held_out"): 0.8,
+    ("icons", "held_out"): 0.89,
+    ("blog", "held_out"): 0.94,
+    ("icons", "held_out_2"): 0.82,
+    ("blog", "held_out_2"): 0.7,
 }
 
 
@@ -104,7 +108,7 @@ def test_the_issues_examples_show_their_subject() -> None:
     assert wrong == []
 
 
-@pytest.mark.parametrize("split", ["tuning", "held_out"])
+@pytest.mark.parametrize("split", ["tuning", "held_out", "held_out_2"])
 def test_top1_relevance(split: str, capsys: pytest.CaptureFixture[str]) -> None:
     named = _catalogue_texts()
     icons = [i for i in ICONS if i["split"] == split and normalize(i["input"]) not in named]
