@@ -105,6 +105,36 @@ def test_a_light_head_passes_the_subject_to_its_modifier(
 
 
 @pytest.mark.parametrize(
+    ("category", "glyph"),
+    [
+        ("guitar strings", "guitar-acoustic"),  # the head's glyph is only a guess (code-string)
+        ("watermelon juice", "fruit-watermelon"),  # "juice" is only an alias (a soda bottle)
+        ("chili sauces", "chili-hot"),  # "sauce" is only the catalogue's (a shaker)
+        ("baby strollers", "baby-buggy"),  # the alias's glyph is named by the modifier: the same sense
+        ("sun hats", "hat-fedora"),  # "sun" names icons of many families: not specific enough
+        ("dog beds", "bed"),  # an icon's own name as the head stays
+    ],
+)
+def test_a_specific_modifier_beats_a_head_known_only_by_alias_or_guess(category: str, glyph: str) -> None:
+    assert subjects.choose(_icon(category)).subject.glyph == glyph
+
+
+@pytest.mark.parametrize(
+    ("text", "glyph"),
+    [
+        ("surfboard rentals", "surfing"),  # no icon says "surfboard": surf -> surfing
+        ("A firefighter at work", "fire"),  # the longest first part: fire, not fir (kin of pine-tree)
+        ("pony rides", "horse"),  # kin: a word the icon set lacks, drawn as its kind
+        ("honey jars", "bee"),
+        ("strawberry jam", "fruit-cherries"),  # not printer-alert ("paper jam", another sense)
+    ],
+)
+def test_compounds_split_and_kin_fill_the_icon_sets_gaps(text: str, glyph: str) -> None:
+    spec = _icon(text) if text.islower() else _blog(text)
+    assert subjects.choose(spec).subject.glyph == glyph
+
+
+@pytest.mark.parametrize(
     ("prompt", "glyph", "setting"),
     [
         ("Fresh vegetables on a wooden table", "carrot", "table-furniture"),  # not the spreadsheet table

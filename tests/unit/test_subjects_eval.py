@@ -2,8 +2,10 @@
 
 tests/data/subject_eval.json: categories and blog prompts the catalogue does not name, each with the
 glyphs a viewer would accept as showing its subject. The "tuning" split was used to shape the grammar
-and its hints; the "held_out" split was written afterwards, and its misses led to general rules only, never
-a hint: its score is the better estimate for inputs nobody has seen. The README states both.
+and its hints; the "held_out" split was written afterwards, and its misses led to general rules and
+general vocabulary (kin: words the icon set lacks), never a per-item hint; it has been looked at since.
+The "held_out_2" split was written and committed before the last round of general rules (compounds, kin,
+specific modifiers) and scored once, after them: the fairest estimate. The README states all three.
 """
 
 from __future__ import annotations
@@ -24,13 +26,15 @@ EVAL: dict[str, list[dict[str, Any]]] = json.loads(
     (Path(__file__).parents[1] / "data" / "subject_eval.json").read_text()
 )
 ICONS, BLOG = EVAL["icons"], EVAL["blog"]
-# Targets (issue 14) on the tuning split; on the held-out split, floors at the measured figures so that a
-# change that loses ground on unseen inputs fails.
+# Targets (issue 14) on the tuning split; on the held-out splits, floors at the measured figures (held_out
+# 49/55 and 17/18, held_out_2 57/69 and 14/20) so that a change that loses ground on unseen inputs fails.
 TARGETS = {
     ("icons", "tuning"): 0.9,
     ("blog", "tuning"): 0.8,
-    ("icons", "held_out"): 0.65,
-    ("blog", "held_out"): 0.8,
+    ("icons", "held_out"): 0.89,
+    ("blog", "held_out"): 0.94,
+    ("icons", "held_out_2"): 0.82,
+    ("blog", "held_out_2"): 0.7,
 }
 
 
@@ -80,8 +84,11 @@ def test_the_set_is_large_unnamed_by_the_catalogue_and_its_glyphs_exist() -> Non
     assert set(verbatim) <= issue
     assert len(ICONS) - len(verbatim) >= 150
     assert len(BLOG) >= 50
-    held_out = sum(item["split"] == "held_out" for item in [*ICONS, *BLOG])
+    held_out = sum(item["split"] != "tuning" for item in [*ICONS, *BLOG])
     assert held_out / (len(ICONS) + len(BLOG)) >= 0.25
+    # The second unseen split, committed before the rules it judges: at least 40 categories, 15 prompts.
+    assert sum(item["split"] == "held_out_2" and item["input"] not in verbatim for item in ICONS) >= 40
+    assert sum(item["split"] == "held_out_2" for item in BLOG) >= 15
     missing = {g for item in [*ICONS, *BLOG] for g in item["acceptable"] if not icon_set.has_icon(g)}
     assert not missing
 
@@ -101,7 +108,7 @@ def test_the_issues_examples_show_their_subject() -> None:
     assert wrong == []
 
 
-@pytest.mark.parametrize("split", ["tuning", "held_out"])
+@pytest.mark.parametrize("split", ["tuning", "held_out", "held_out_2"])
 def test_top1_relevance(split: str, capsys: pytest.CaptureFixture[str]) -> None:
     named = _catalogue_texts()
     icons = [i for i in ICONS if i["split"] == split and normalize(i["input"]) not in named]

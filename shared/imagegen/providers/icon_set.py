@@ -332,6 +332,18 @@ def vocabulary() -> Vocabulary:
     return Vocabulary(names, aliases, ending)
 
 
+@cache
+def families() -> dict[str, frozenset[str]]:
+    """Word -> the families (first name parts) of the icons whose name or alias holds it: how specific
+    a word is ("watermelon": fruit; "sun": weather, shield, theme, awning, ...)."""
+    found: dict[str, set[str]] = collections.defaultdict(set)
+    for name, (aliases, _) in _icons().items():
+        for text in (name, *aliases):
+            for part in text.split("-"):
+                found[singular(part)].add(name.split("-")[0])
+    return {word: frozenset(names) for word, names in found.items()}
+
+
 def has_icon(name: str) -> bool:
     return name in _index()[1]
 

@@ -19,8 +19,13 @@ The grammar, in order:
   ("3d printer", "garden furniture", "hot air balloon");
 - a light head (a service, a shop, an activity: "rentals", "restaurants", "grooming") hands the subject
   to its modifier ("kayak", "sushi", "dog") and becomes a companion; "a cup of coffee" draws coffee;
-- a word finds its glyph by curated hint (data/subject_hints.json, only for measured misses), an icon's
-  name, an icon's alias, a catalogue category's name or alias, then an icon whose name holds the word.
+- a one-word head also yields to a modifier when its own glyph is a guess, or only an alias or a
+  catalogue's (another sense: "juice" is a soda bottle) and the modifier is a specific icon name
+  ("watermelon juice", "chili sauces"); specific: its icons are of at most two families (_outranks);
+- a word finds its glyph by curated hint or kin (data/subject_hints.json: hints for measured misses,
+  kin for common words the icon set lacks: pony -> horse), an icon's name, a catalogue category's name
+  or alias, an icon's alias, an icon whose name holds the word, then the parts of a closed compound
+  ("surfboard" -> surf -> surfing).
 """
 
 from __future__ import annotations
@@ -164,8 +169,17 @@ class _Phrase:
 
 @cache
 def _hints() -> dict[frozenset[str], str]:
+    """Curated hints (measured misses) and kin (words the icon set lacks -> the glyph of their kind)."""
     data = json.loads(resources.files("imagegen").joinpath("data/subject_hints.json").read_text())
-    return {frozenset(icon_set.singular(w) for w in key.split()): name for key, name in data["hints"].items()}
+    return {
+        frozenset(icon_set.singular(w) for w in key.split()): name
+        for key, name in {**data["kin"], **data["hints"]}.items()
+    }
+
+
+# A word is specific when the icons it names or aliases belong to at most this many families (the first
+# part of a name): "watermelon" (fruit-), "chili" (chili-), "taco"; not "sun" (weather-, shield-, ...).
+_SPECIFIC_FAMILIES = 2
 
 
 @cache
@@ -294,8 +308,27 @@ def _lookup(words: tuple[str, ...]) -> tuple[str, int] | None:
     vocabulary = icon_set.vocabulary()
     if words[0] in vocabulary.parts:
         return vocabulary.parts[words[0]][0], PART
+    if compound := _compound_word(words[0]):
+        return compound
     if words[0] in _broad():
         return _broad()[words[0]], BROAD
+    return None
+
+
+def _compound_word(word: str) -> tuple[str, int] | None:
+    """A closed compound the icon set does not name, by its parts: the head (last part) when it is an
+    icon's own name ("sandcastle" -> castle), else the first part by a name or alias ("surfboard" ->
+    surf -> surfing, "firefighter" -> fire); always a guess (PART)."""
+    if len(word) < 7:
+        return None
+    splits = [(word[:cut], word[cut:]) for cut in range(3, len(word) - 2)]
+    for _, right in splits:
+        if (found := _exact((right,))) and found[1] <= NAME:
+            return found[0], PART
+    for left, _ in reversed(splits):  # the longest first part: "firefighter" is fire, not fir
+        for form in _forms(left):
+            if (found := _exact((form,))) and found[1] <= ALIAS:
+                return found[0], PART
     return None
 
 
@@ -323,42 +356,57 @@ def _name_in(words: tuple[str, ...]) -> tuple[Pick, int, tuple[str, ...]] | None
     ending at the head, else the head, else a modifier (right to left, light words skipped).
 
     A light head passes the subject to its modifiers unless it is part of a curated name ("baby food";
-    "ice cream parlour" -> ice cream). A modifier that is an icon's own name also beats a head found
-    only through a category, an alias or a guess ("soccer balls", "usb sticks": the catalogue's "balls"
-    and "sticks" belong to other sports)."""
+    "ice cream parlour" -> ice cream). A one-word head also yields to a modifier that names its thing
+    more surely (_outranks): "soccer balls", "guitar strings", "watermelon juice", "taco trucks"."""
     nouns = _nouns(words)
     last = len(nouns) - 1
-    modifiers = [(end, 1, BROAD) for end in range(last - 1, -1, -1) if nouns[end] not in _LIGHT_HEADS]
+    modifiers = [end for end in range(last - 1, -1, -1) if nouns[end] not in _LIGHT_HEADS]
     if nouns[-1] in _LIGHT_HEADS and last:
-        order = [(last, 2, CATALOGUE), *modifiers, (last, 1, BROAD)]
-    else:
-        order = [(last, 1, BROAD), *modifiers]
-    head: tuple[Pick, int, tuple[str, ...]] | None = None
-    for end, shortest, weakest in order:
-        for start in range(0, end + 2 - shortest):  # longest span first
-            span = nouns[start : end + 1]
-            found = _lookup(span)
-            if found and found[1] <= weakest:
-                named = Pick(found[0], span), found[1], nouns[:start] + nouns[end + 1 :]
-                if head is None and end == last and _only_guessed(span):
-                    head = named  # unless a modifier is an icon's own name
-                    break
-                if head is None or named[1] <= NAME:
-                    return named
-                break
+        order = [(last, 2, CATALOGUE), *((end, 1, BROAD) for end in modifiers), (last, 1, BROAD)]
+        for end, shortest, weakest in order:
+            if found := _longest(nouns, end, shortest, weakest):
+                return found
+        return None
+    head = _longest(nouns, last, 1, BROAD)
+    for end in modifiers:
+        named = _longest(nouns, end, 1, BROAD)
+        if named and (head is None or _outranks(named, head)):
+            return named
     return head
 
 
-def _only_guessed(span: tuple[str, ...]) -> bool:
-    """True for one word that no icon is named or aliased by: its glyph came from a catalogue category
-    ("balls" is Team Sports' football) or a guess."""
-    key = frozenset(span)
-    return (
-        len(span) == 1
-        and key not in _hints()
-        and key not in icon_set.vocabulary().names
-        and key not in (icon_set.vocabulary().aliases)
-    )
+def _longest(
+    nouns: tuple[str, ...], end: int, shortest: int, weakest: int
+) -> tuple[Pick, int, tuple[str, ...]] | None:
+    """The longest span of nouns ending at `end` that the vocabulary names (at most as weak as
+    `weakest`), its tier, and the nouns left around it."""
+    for start in range(0, end + 2 - shortest):  # longest span first
+        span = nouns[start : end + 1]
+        found = _lookup(span)
+        if found and found[1] <= weakest:
+            return Pick(found[0], span), found[1], nouns[:start] + nouns[end + 1 :]
+    return None
+
+
+def _outranks(modifier: tuple[Pick, int, tuple[str, ...]], head: tuple[Pick, int, tuple[str, ...]]) -> bool:
+    """True when a modifier, not the one-word head, should be drawn. General rules:
+    - the head's glyph is a guess (a name part, a broad hint) and the modifier's is a name or a
+      catalogue's ("guitar strings": code-string is a guess);
+    - the head is no icon's own name, only a catalogue's or an alias's (often another sense: "juice" is a
+      soda bottle, "sauce" a shaker, "globe" the web), and the modifier is a specific word that is an
+      icon's name or a part of one ("watermelon juice" -> fruit-watermelon, "chili sauces" -> chili-hot),
+      unless the head's glyph is named by the modifier too ("baby strollers" -> baby-buggy)."""
+    (head_pick, head_tier, _), (pick, tier, _) = head, modifier
+    if len(head_pick.words) > 1:  # a multi-word name ("tennis ball") is the thing itself
+        return False
+    if head_tier >= PART:
+        return tier <= CATALOGUE
+    if head_tier not in (CATALOGUE, ALIAS) or len(pick.words) != 1:
+        return False
+    word = pick.words[0]
+    named = tier <= NAME or word in icon_set.vocabulary().parts
+    specific = len(icon_set.families().get(word, frozenset())) <= _SPECIFIC_FAMILIES
+    return named and specific and word not in head_pick.glyph.split("-")
 
 
 def _companion(words: tuple[str, ...]) -> Pick | None:
