@@ -16,30 +16,46 @@ enforced over short windows, and refused requests count against it, as OpenAI do
 Scripted through POST /_fake/config (the keyword arguments of `configure`) and POST /_fake/script
 (the next behaviours: 429 with Retry-After, 500, timeouts, non-PNG or truncated bytes, moderation
 refusals, insufficient_quota); GET /_fake/stats counts calls, billed calls and dollars.
+
+The Batch API's Files and Batches endpoints (BatchApi) take JSONL input files for
+/v1/images/generations and run each batch on a thread over `batch_seconds` (time_scale applied):
+validating (a bad line fails the batch with the real API's error codes), in_progress (each line drawn
+like a synchronous call, billed at half price), finalizing, completed; or expired past
+`batch_window_seconds`, or cancelled. Lines listed in `batch_failures` fail with the sync API's error
+bodies. With `webhook_url` and `webhook_secret` set, every batch that ends is announced as
+batch.completed / failed / expired / cancelled, signed with Standard Webhooks headers, and delivered
+`webhook_deliveries` times with the same webhook-id.
 """
 
 from __future__ import annotations
 
 import base64
 import collections
+import email.policy
 import functools
 import io
 import ipaddress
 import json
 import math
 import random
+import re
 import socket
 import sys
 import threading
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 import uuid
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
+from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, NamedTuple, Self
+from typing import Any, Final, NamedTuple, Self
 
 from PIL import Image
+from standardwebhooks import Webhook
 
 from imagegen.providers.prices import cost_from_usage
 from imagegen.providers.registry import (
@@ -86,6 +102,7 @@ class BilledCall:
     accepted_at: float  # time.monotonic()
     finished_at: float
     abandoned: bool  # the client had hung up before the answer could be written
+    batch_id: str | None = None  # a Batch API line, billed at half price
 
 
 class Admission(NamedTuple):
@@ -121,6 +138,56 @@ def _latencies(values: Any) -> collections.deque[float]:
     return collections.deque(_seconds(value) for value in values)
 
 
+def _batch_failures(value: Any) -> dict[str | int, str]:
+    """{custom_id or 0-based line index: failure}; JSON can give [[3, "server_error"], ...], and a plain
+    list of custom_ids and indexes fails each as `moderation`."""
+    pairs = (
+        value.items()
+        if isinstance(value, Mapping)
+        else (entry if isinstance(entry, list | tuple) else (entry, "moderation") for entry in value)
+    )
+    failures: dict[str | int, str] = {}
+    for line, failure in pairs:
+        if not isinstance(line, str | int) or failure not in BATCH_FAILURES:
+            raise ValueError(f"{line!r}: {failure!r} is not one of {sorted(BATCH_FAILURES)}")
+        failures[line] = failure
+    return failures
+
+
+def _webhook_url(value: Any) -> str | None:
+    if value is None:
+        return None
+    url = urllib.parse.urlsplit(str(value))
+    host = url.hostname or ""
+    if url.scheme not in ("http", "https") or not (host == "localhost" or _loopback(host)):
+        raise ValueError(f"the fake calls loopback webhooks only, not {value!r}")
+    return str(value)
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _webhook_secret(value: Any) -> str | None:
+    """None, or a Standard Webhooks secret: whsec_ and base64 (checked strictly: Webhook() is lenient)."""
+    if value is None:
+        return None
+    secret = str(value)
+    if not secret.startswith("whsec_") or not base64.b64decode(secret.removeprefix("whsec_"), validate=True):
+        raise ValueError("a webhook secret is whsec_<base64>")
+    return secret
+
+
+def _deliveries(value: Any) -> int:
+    times = int(value)
+    if times < 1:
+        raise ValueError("webhook_deliveries is at least 1")
+    return times
+
+
 SETTINGS: dict[str, Callable[[Any], Any]] = {
     "latency": _latency,  # seconds, or None / "model": drawn from the model's distribution
     "images_per_minute": int,  # 0 = unlimited
@@ -131,6 +198,12 @@ SETTINGS: dict[str, Callable[[Any], Any]] = {
     "latencies": _latencies,
     "timeout_seconds": _seconds,
     "today": _day,
+    "batch_seconds": _seconds,  # how long a whole batch takes, time_scale applied
+    "batch_window_seconds": _seconds,  # the completion window (24 h), time_scale applied
+    "batch_failures": _batch_failures,  # lines of batches created from now on that fail
+    "webhook_url": _webhook_url,  # None: no webhooks
+    "webhook_secret": _webhook_secret,  # whsec_<base64>
+    "webhook_deliveries": _deliveries,  # 2: every batch event is delivered twice
 }
 
 
@@ -147,6 +220,12 @@ class FakeOpenAI:
     # A scripted timeout is not scaled: it must outlast the client's timeout, which is real time.
     timeout_seconds: float
     today: date | None  # None: the real UTC date of each request
+    batch_seconds: float
+    batch_window_seconds: float
+    batch_failures: dict[str | int, str]
+    webhook_url: str | None
+    webhook_secret: str | None
+    webhook_deliveries: int
 
     def __init__(
         self,
@@ -162,6 +241,12 @@ class FakeOpenAI:
         latencies: Iterable[float] = (),
         timeout_seconds: float = 30.0,
         today: date | str | None = None,
+        batch_seconds: float = 1.0,
+        batch_window_seconds: float = 24 * 3600.0,
+        batch_failures: Mapping[str | int, str] | Iterable[Any] = (),
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+        webhook_deliveries: int = 1,
     ) -> None:
         if host != "localhost" and not ipaddress.ip_address(host).is_loopback:
             raise ValueError(f"the fake serves loopback only, not {host}")
@@ -177,7 +262,14 @@ class FakeOpenAI:
             latencies=latencies,
             timeout_seconds=timeout_seconds,
             today=today,
+            batch_seconds=batch_seconds,
+            batch_window_seconds=batch_window_seconds,
+            batch_failures=batch_failures,
+            webhook_url=webhook_url,
+            webhook_secret=webhook_secret,
+            webhook_deliveries=webhook_deliveries,
         )
+        self.batch_api = BatchApi(self)
         self.script: collections.deque[str] = collections.deque()
         self.calls: collections.Counter[str] = collections.Counter()
         self.accepted: collections.deque[float] = collections.deque()  # accepted requests in the window
@@ -205,6 +297,7 @@ class FakeOpenAI:
         return self
 
     def stop(self) -> None:
+        self.batch_api.close()
         self.server.shutdown()
         self.server.server_close()
 
@@ -232,6 +325,12 @@ class FakeOpenAI:
         with self.lock:
             self.script.extend(behaviours)
 
+    @property
+    def sent_webhooks(self) -> list[WebhookDelivery]:
+        """Every batch event POSTed to the webhook URL, in order."""
+        with self.lock:
+            return list(self.batch_api.deliveries)
+
     def rate_headers(self) -> dict[str, str]:
         limit = self.images_per_minute or 10_000
         with self.lock:
@@ -248,6 +347,7 @@ class FakeOpenAI:
         with self.lock:
             calls = dict(self.calls)
             ledger = list(self._ledger)
+            batches = collections.Counter(batch.status for batch in self.batch_api.batches.values())
         by_model: dict[str, dict[str, Any]] = {}
         for call in ledger:
             entry = by_model.setdefault(call.model, {"calls": 0, "abandoned": 0, "usd": 0.0})
@@ -261,6 +361,8 @@ class FakeOpenAI:
             "billed_usd": round(sum(call.usd or 0.0 for call in ledger), 6),
             "abandoned_calls": sum(call.abandoned for call in ledger),
             "billed_by_model": by_model,
+            "batch_lines_billed": sum(call.batch_id is not None for call in ledger),
+            "batches": dict(batches),
         }
 
     # -- latency --------------------------------------------------------------------------------
@@ -336,50 +438,30 @@ class FakeOpenAI:
         if admission.wait:
             return _rate_limited(admission.wait)
         if behaviour == "server_error":
-            return _error(500, "The server had an error while processing your request.", "server_error", None)
+            return _server_error()
         if behaviour == "moderation":
-            return _error(
-                400,
-                "Your request was rejected by the safety system.",
-                "image_generation_user_error",
-                "moderation_blocked",
-            )
+            return _moderation_blocked()
         return self._draw(behaviour, body, admission)
 
     def _draw(self, behaviour: str, body: dict[str, Any], admission: Admission) -> Response:
         """Spend the call's latency, then bill it and answer with its images."""
         slept = self.timeout_seconds if behaviour == "timeout" else admission.latency
         time.sleep(slept)
-        model = str(body["model"])
-        width, height = _size(body)
-        quality = _billed_quality(str(body.get("quality", "auto")))
-        images = int(body.get("n", 1))
-        output_format = body.get("output_format", "png")
-        image = _spoiled(_image(width, height, output_format), behaviour)
-        usage = _usage(MODELS[model].output_tokens(width, height, quality) * images, str(body["prompt"]))
+        answer = _images_answer(body, behaviour)
         self._bill(
             BilledCall(
-                model=model,
-                quality=quality,
-                size=f"{width}x{height}",
-                images=images,
-                usage=usage,
-                usd=cost_from_usage(model, usage),
+                model=str(body["model"]),
+                quality=answer["quality"],
+                size=answer["size"],
+                images=len(answer["data"]),
+                usage=answer["usage"],
+                usd=cost_from_usage(str(body["model"]), answer["usage"]),
                 latency_seconds=slept,
                 accepted_at=admission.accepted_at,
                 finished_at=time.monotonic(),
                 abandoned=self._client_gone(),
             )
         )
-        answer = {
-            "created": int(time.time()),
-            "background": body.get("background", "opaque"),
-            "output_format": output_format,
-            "quality": quality,
-            "size": f"{width}x{height}",
-            "data": [{"b64_json": base64.b64encode(image).decode()} for _ in range(images)],
-            "usage": usage,
-        }
         return 200, {**JSON, "openai-processing-ms": str(int(slept * 1000))}, json.dumps(answer).encode()
 
     # -- billing --------------------------------------------------------------------------------
@@ -436,10 +518,9 @@ class _FakeHandler(BaseHTTPRequestHandler):
     def log_message(self, *_: Any) -> None:
         pass
 
-    def _body(self) -> Any:
+    def _raw_body(self) -> bytes:
         length = int(self.headers.get("content-length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        return json.loads(raw) if raw else {}
+        return self.rfile.read(length) if length else b""
 
     def _send(self, status: int, headers: dict[str, str], payload: bytes) -> None:
         self.send_response(status)
@@ -453,12 +534,52 @@ class _FakeHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if self.path == "/_fake/stats":
             self._send(200, JSON, json.dumps(self.fake.stats()).encode())
+        elif (answer := self._batch_api("GET", b"")) is not None:
+            self._send(*answer)
         else:
             self._send(*_error(404, "Not found", "invalid_request_error", None))
 
+    def _batch_api(self, method: str, raw: bytes) -> Response | None:
+        """The answer of a Files or Batches route, or None when the path is none of theirs."""
+        url = urllib.parse.urlsplit(self.path)
+        for route_method, pattern, name in BATCH_ROUTES:
+            match = pattern.fullmatch(url.path)
+            if route_method == method and match:
+                key = (self.headers.get("authorization") or "").removeprefix("Bearer ").strip()
+                if not key or key.startswith("invalid"):
+                    return _error(
+                        401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key"
+                    )
+                return self._route(name, match.groupdict().get("id", ""), url.query, raw)
+        return None
+
+    def _route(self, name: str, resource: str, query: str, raw: bytes) -> Response:
+        api = self.fake.batch_api
+        if name == "upload":
+            return api.upload(self.headers.get("content-type") or "", raw)
+        if name == "create":
+            try:
+                body = json.loads(raw or b"{}")
+            except ValueError:
+                body = None
+            if not isinstance(body, dict):
+                return _error(
+                    400, "We could not parse the JSON body of your request.", "invalid_request_error", None
+                )
+            return api.create(body)
+        if name == "listing":
+            return api.listing(urllib.parse.parse_qs(query))
+        route: Callable[[str], Response] = getattr(api, name)  # file, content, batch, cancel
+        return route(resource)
+
     def do_POST(self) -> None:
+        raw = self._raw_body()
+        answer = self._batch_api("POST", raw)
+        if answer is not None:
+            self._send(*answer)
+            return
         try:
-            body = self._body()
+            body = json.loads(raw) if raw else {}
         except ValueError:
             self._send(
                 *_error(
@@ -509,6 +630,17 @@ class _FakeHandler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
+BATCH_ROUTES = (
+    ("POST", re.compile(r"/v1/files"), "upload"),
+    ("GET", re.compile(r"/v1/files/(?P<id>[\w-]+)"), "file"),
+    ("GET", re.compile(r"/v1/files/(?P<id>[\w-]+)/content"), "content"),
+    ("POST", re.compile(r"/v1/batches"), "create"),
+    ("GET", re.compile(r"/v1/batches"), "listing"),
+    ("GET", re.compile(r"/v1/batches/(?P<id>[\w-]+)"), "batch"),
+    ("POST", re.compile(r"/v1/batches/(?P<id>[\w-]+)/cancel"), "cancel"),
+)
+
+
 class _QuietServer(ThreadingHTTPServer):
     """Threads that die with the process; a client hanging up is not an error worth a traceback."""
 
@@ -524,6 +656,19 @@ def _error(
 ) -> Response:
     body = {"error": {"message": message, "type": error_type, "param": param, "code": code}}
     return status, dict(JSON), json.dumps(body).encode()
+
+
+def _server_error() -> Response:
+    return _error(500, "The server had an error while processing your request.", "server_error", None)
+
+
+def _moderation_blocked() -> Response:
+    return _error(
+        400,
+        "Your request was rejected by the safety system.",
+        "image_generation_user_error",
+        "moderation_blocked",
+    )
 
 
 def _rate_limited(retry_after: float) -> Response:
@@ -596,6 +741,27 @@ def _usage(output_tokens: int, prompt: str) -> dict[str, Any]:
     }
 
 
+def _images_answer(body: dict[str, Any], behaviour: str = "ok") -> dict[str, Any]:
+    """The JSON body of a successful generation (checked by _request_problem first), with its usage."""
+    width, height = _size(body)
+    quality = _billed_quality(str(body.get("quality", "auto")))
+    images = int(body.get("n", 1))
+    output_format = body.get("output_format", "png")
+    image = _spoiled(_image(width, height, output_format), behaviour)
+    usage = _usage(
+        MODELS[str(body["model"])].output_tokens(width, height, quality) * images, str(body["prompt"])
+    )
+    return {
+        "created": int(time.time()),
+        "background": body.get("background", "opaque"),
+        "output_format": output_format,
+        "quality": quality,
+        "size": f"{width}x{height}",
+        "data": [{"b64_json": base64.b64encode(image).decode()} for _ in range(images)],
+        "usage": usage,
+    }
+
+
 def _spoiled(image: bytes, behaviour: str) -> bytes:
     if behaviour == "not_png":
         return b"GIF89a" + image[6:]
@@ -616,3 +782,578 @@ def _image(width: int, height: int, output_format: str) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format={"jpeg": "JPEG", "webp": "WEBP"}.get(output_format, "PNG"))
     return buffer.getvalue()
+
+
+# -- Batch API: Files and Batches --------------------------------------------------------------
+# The limits of one Batch API input file (../shared/PROVIDER-FACTS.md). MB read as 10^6 bytes, the
+# stricter reading, so a client that splits by it never gets a file the real API refuses.
+BATCH_MAX_REQUESTS = 50_000
+BATCH_MAX_FILE_BYTES = 200_000_000
+BATCH_ENDPOINT: Final = (
+    "/v1/images/generations"  # the real API also takes /v1/images/edits; the fake draws only
+)
+BATCH_WINDOW = "24h"
+BATCH_PRICE_FACTOR = 0.5  # the Batch API bills half the synchronous price
+FILE_PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
+# The shares of `batch_seconds` spent validating, drawing the lines (evenly spread), and finalizing.
+BATCH_PHASES = (0.1, 0.8, 0.1)
+# What a scripted line failure answers: the sync API's error bodies.
+BATCH_FAILURES: dict[str, Callable[[], Response]] = {
+    "server_error": _server_error,
+    "moderation": _moderation_blocked,
+}
+# Lines a batch never ran, as the error file reports them (batch_cancelled is the fake's wording).
+UNFINISHED = {
+    "expired": ("batch_expired", "This request could not be executed before the completion window expired."),
+    "cancelled": ("batch_cancelled", "This request was cancelled before it could be executed."),
+}
+WEBHOOK_EVENTS = {
+    "completed": "batch.completed",
+    "failed": "batch.failed",
+    "expired": "batch.expired",
+    "cancelled": "batch.cancelled",
+}
+TERMINAL = ("completed", "failed", "expired", "cancelled")
+
+
+@dataclass
+class StoredFile:
+    """One file of the fake's Files API: an uploaded input, or a batch's output or error file."""
+
+    id: str
+    filename: str
+    purpose: str
+    content: bytes
+    created_at: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "object": "file",
+            "bytes": len(self.content),
+            "created_at": self.created_at,
+            "filename": self.filename,
+            "purpose": self.purpose,
+            "status": "processed",
+            "expires_at": None,
+            "status_details": None,
+        }
+
+
+@dataclass
+class FakeBatch:
+    """One batch as GET /v1/batches/{id} shows it; changed under the fake's lock by its runner thread."""
+
+    id: str
+    input_file_id: str
+    metadata: dict[str, str] | None
+    created_at: int
+    expires_at: int
+    failures: dict[str | int, str]  # the scripted line failures when it was created
+    status: str = "validating"
+    times: dict[str, int] = field(default_factory=dict)  # in_progress_at, completed_at, ...
+    counts: dict[str, int] = field(default_factory=lambda: {"total": 0, "completed": 0, "failed": 0})
+    usage: dict[str, int] = field(
+        default_factory=lambda: {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0}
+    )
+    model: str | None = None
+    errors: list[dict[str, Any]] | None = None
+    output_file_id: str | None = None
+    error_file_id: str | None = None
+    wake: threading.Event = field(default_factory=threading.Event)  # set by cancel and by stop()
+
+    def as_json(self) -> dict[str, Any]:
+        stamps = ("in_progress_at", "finalizing_at", "completed_at", "failed_at", "expired_at")
+        return {
+            "id": self.id,
+            "object": "batch",
+            "endpoint": BATCH_ENDPOINT,
+            "errors": {"object": "list", "data": self.errors} if self.errors else None,
+            "input_file_id": self.input_file_id,
+            "completion_window": BATCH_WINDOW,
+            "status": self.status,
+            "output_file_id": self.output_file_id,
+            "error_file_id": self.error_file_id,
+            "created_at": self.created_at,
+            "expires_at": self.expires_at,
+            **{name: self.times.get(name) for name in (*stamps, "cancelling_at", "cancelled_at")},
+            "request_counts": dict(self.counts),
+            "metadata": self.metadata,
+            "model": self.model,
+            "usage": {
+                **self.usage,
+                "input_tokens_details": {"cached_tokens": 0},
+                "output_tokens_details": {"reasoning_tokens": 0},
+            },
+        }
+
+
+@dataclass(frozen=True)
+class WebhookDelivery:
+    """One POST of a batch event to the configured webhook URL."""
+
+    event_type: str
+    webhook_id: str
+    batch_id: str
+    status: int | None  # None: the receiver could not be reached
+
+
+@dataclass
+class _Results:
+    """The output and error files' lines of one batch, as they accumulate."""
+
+    output: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+
+class BatchApi:
+    """The fake's Files and Batches endpoints. Each batch runs on its own thread through
+    validating → in_progress → finalizing → completed (or failed, expired, cancelling → cancelled), its
+    lines evenly spread over `batch_seconds * time_scale`, and tells the webhook, if one is set."""
+
+    def __init__(self, fake: FakeOpenAI) -> None:
+        self.fake = fake
+        self.files: dict[str, StoredFile] = {}
+        self.batches: dict[str, FakeBatch] = {}  # in creation order
+        self.deliveries: list[WebhookDelivery] = []
+        self.closed = threading.Event()
+
+    def close(self) -> None:
+        """Stop every running batch where it is, with no more webhooks."""
+        self.closed.set()
+        with self.fake.lock:
+            for batch in self.batches.values():
+                batch.wake.set()
+
+    # -- files ----------------------------------------------------------------------------------
+    def upload(self, content_type: str, raw: bytes) -> Response:
+        """POST /v1/files: a multipart form with `file` and `purpose`."""
+        fields = _form_fields(content_type, raw)
+        purpose = fields.get("purpose", (None, b""))[1].decode(errors="replace")
+        if "file" not in fields:
+            return _invalid("missing_required_parameter", "Missing required parameter: 'file'.", "file")
+        if purpose not in FILE_PURPOSES:
+            return _invalid(
+                "invalid_value",
+                f"Invalid value: '{purpose}'. Supported values: {', '.join(FILE_PURPOSES)}.",
+                "purpose",
+            )
+        filename, content = fields["file"]
+        if purpose == "batch" and len(content) > BATCH_MAX_FILE_BYTES:
+            return _invalid(
+                "file_too_large",
+                f"Files of purpose 'batch' may be at most {BATCH_MAX_FILE_BYTES} bytes; "
+                f"this one is {len(content)}.",
+                "file",
+            )
+        stored = self._store(filename or "upload.jsonl", purpose, content)
+        return 200, dict(JSON), json.dumps(stored.as_json()).encode()
+
+    def _store(self, filename: str, purpose: str, content: bytes) -> StoredFile:
+        stored = StoredFile(f"file-{uuid.uuid4().hex[:24]}", filename, purpose, content, int(time.time()))
+        with self.fake.lock:
+            self.files[stored.id] = stored
+        return stored
+
+    def _file(self, file_id: str) -> StoredFile | Response:
+        with self.fake.lock:
+            stored = self.files.get(file_id)
+        if stored is None:
+            return _error(404, f"No such File object: {file_id}", "invalid_request_error", None, param="id")
+        return stored
+
+    def file(self, file_id: str) -> Response:
+        """GET /v1/files/{id}."""
+        stored = self._file(file_id)
+        if not isinstance(stored, StoredFile):
+            return stored
+        return 200, dict(JSON), json.dumps(stored.as_json()).encode()
+
+    def content(self, file_id: str) -> Response:
+        """GET /v1/files/{id}/content: the bytes as uploaded or written."""
+        stored = self._file(file_id)
+        if not isinstance(stored, StoredFile):
+            return stored
+        return 200, {"content-type": "application/octet-stream"}, stored.content
+
+    # -- batches --------------------------------------------------------------------------------
+    def create(self, body: dict[str, Any]) -> Response:
+        """POST /v1/batches: refused at once for a bad request; the input file's lines are checked
+        while the batch is `validating`, and a bad line fails the batch, as the real API does."""
+        problem = _batch_request_problem(body)
+        if problem:
+            return problem
+        stored = self._file(str(body["input_file_id"]))
+        if not isinstance(stored, StoredFile):
+            return stored
+        if stored.purpose != "batch":
+            return _invalid(
+                "invalid_value", f"File {stored.id} was not uploaded with purpose 'batch'.", "input_file_id"
+            )
+        fake = self.fake
+        now = int(time.time())
+        with fake.lock:
+            window = fake.batch_window_seconds * fake.time_scale
+            batch = FakeBatch(
+                id=f"batch_{uuid.uuid4().hex}",
+                input_file_id=stored.id,
+                metadata=body.get("metadata"),
+                created_at=now,
+                expires_at=now + math.ceil(window),
+                failures=dict(fake.batch_failures),
+            )
+            self.batches[batch.id] = batch
+            timing = _Timing(fake.batch_seconds * fake.time_scale, time.monotonic() + window)
+        runner = functools.partial(self._run, batch, stored.content, timing)
+        threading.Thread(target=runner, daemon=True, name=f"fake-{batch.id}").start()
+        return self.batch(batch.id)
+
+    def batch(self, batch_id: str) -> Response:
+        """GET /v1/batches/{id}."""
+        with self.fake.lock:
+            batch = self.batches.get(batch_id)
+            shown = batch.as_json() if batch else None
+        if shown is None:
+            return _error(404, f"No batch found with id '{batch_id}'.", "invalid_request_error", None)
+        return 200, dict(JSON), json.dumps(shown).encode()
+
+    def cancel(self, batch_id: str) -> Response:
+        """POST /v1/batches/{id}/cancel: `cancelling` at once, `cancelled` once its runner stops."""
+        with self.fake.lock:
+            batch = self.batches.get(batch_id)
+            status = batch.status if batch else None
+            if batch and status in ("validating", "in_progress", "finalizing"):
+                batch.status = "cancelling"
+                batch.times["cancelling_at"] = int(time.time())
+                batch.wake.set()
+        if batch is None:
+            return _error(404, f"No batch found with id '{batch_id}'.", "invalid_request_error", None)
+        if status in TERMINAL:
+            return _error(
+                409, f"Cannot cancel a batch with status '{status}'.", "invalid_request_error", None
+            )
+        return self.batch(batch_id)
+
+    def listing(self, query: dict[str, list[str]]) -> Response:
+        """GET /v1/batches?limit=&after=: newest first, a cursor page as the SDK pages it."""
+        limit_text = (query.get("limit") or ["20"])[0]
+        if not limit_text.isdigit() or not 1 <= int(limit_text) <= 100:
+            return _invalid("invalid_value", f"Invalid 'limit': {limit_text}; 1 to 100.", "limit")
+        limit = int(limit_text)
+        after = (query.get("after") or [""])[0]
+        with self.fake.lock:
+            newest_first = [batch.as_json() for batch in reversed(self.batches.values())]
+        ids = [batch["id"] for batch in newest_first]
+        start = ids.index(after) + 1 if after in ids else 0
+        page = newest_first[start : start + limit]
+        listing = {
+            "object": "list",
+            "data": page,
+            "first_id": page[0]["id"] if page else None,
+            "last_id": page[-1]["id"] if page else None,
+            "has_more": start + limit < len(newest_first),
+        }
+        return 200, dict(JSON), json.dumps(listing).encode()
+
+    # -- the runner -----------------------------------------------------------------------------
+    def _run(self, batch: FakeBatch, raw: bytes, timing: _Timing) -> None:
+        validating, drawing, _ = (timing.seconds * share for share in BATCH_PHASES)
+        requests, problems = _parse_batch_input(raw)
+        if batch.wake.wait(validating):
+            return self._close(batch, "cancelled", _Results(), requests)
+        if problems:
+            return self._fail(batch, problems)
+        self._update(batch, "in_progress", total=len(requests), model=requests[0]["body"]["model"])
+        results = _Results()
+        step = drawing / len(requests)
+        for index, request in enumerate(requests):
+            if batch.wake.wait(step):
+                return self._close(batch, "cancelled", results, requests[index:])
+            if time.monotonic() >= timing.deadline:
+                return self._close(batch, "expired", results, requests[index:])
+            self._record(batch, results, self._line(batch, index, request, step))
+        return self._close(batch, "completed", results, [])
+
+    def _update(self, batch: FakeBatch, status: str, total: int, model: str) -> None:
+        with self.fake.lock:
+            if batch.status == "validating":
+                batch.status = status
+                batch.times[f"{status}_at"] = int(time.time())
+            batch.counts["total"] = total
+            batch.model = model
+
+    def _line(self, batch: FakeBatch, index: int, request: dict[str, Any], step: float) -> dict[str, Any]:
+        """One output or error file line: a scripted failure, the sync API's refusal, or images."""
+        body = request["body"]
+        failure = batch.failures.get(request["custom_id"]) or batch.failures.get(index)
+        refusal = BATCH_FAILURES[failure]() if failure else _request_problem(body, self.fake._today())
+        if refusal:
+            status, payload = refusal[0], json.loads(refusal[2])
+        else:
+            status, payload = 200, _images_answer(body)
+            self._bill(batch, body, payload, step)
+        return {
+            "id": f"batch_req_{uuid.uuid4().hex}",
+            "custom_id": request["custom_id"],
+            "response": {"status_code": status, "request_id": f"req_{uuid.uuid4().hex}", "body": payload},
+            "error": None,
+        }
+
+    def _bill(self, batch: FakeBatch, body: dict[str, Any], answer: dict[str, Any], step: float) -> None:
+        usd = cost_from_usage(str(body["model"]), answer["usage"])
+        now = time.monotonic()
+        call = BilledCall(
+            model=str(body["model"]),
+            quality=answer["quality"],
+            size=answer["size"],
+            images=len(answer["data"]),
+            usage=answer["usage"],
+            usd=None if usd is None else usd * BATCH_PRICE_FACTOR,
+            latency_seconds=step,
+            accepted_at=now - step,
+            finished_at=now,
+            abandoned=False,
+            batch_id=batch.id,
+        )
+        with self.fake.lock:
+            self.fake._ledger.append(call)
+
+    def _record(self, batch: FakeBatch, results: _Results, line: dict[str, Any]) -> None:
+        succeeded = line["response"]["status_code"] == 200
+        (results.output if succeeded else results.errors).append(line)
+        with self.fake.lock:
+            batch.counts["completed" if succeeded else "failed"] += 1
+            if succeeded:
+                for name in batch.usage:
+                    batch.usage[name] += line["response"]["body"]["usage"][name]
+
+    def _fail(self, batch: FakeBatch, problems: list[dict[str, Any]]) -> None:
+        with self.fake.lock:
+            batch.status = "failed"
+            batch.times["failed_at"] = int(time.time())
+            batch.errors = problems
+        self._notify(batch, "failed")
+
+    def _close(
+        self, batch: FakeBatch, status: str, results: _Results, unfinished: list[dict[str, Any]]
+    ) -> None:
+        """Write the output and error files, then end the batch as `status` and tell the webhook."""
+        if self.closed.is_set():
+            return
+        if status in UNFINISHED:
+            code, message = UNFINISHED[status]
+            error = {"code": code, "message": message}
+            results.errors.extend(
+                {
+                    "id": f"batch_req_{uuid.uuid4().hex}",
+                    "custom_id": request["custom_id"],
+                    "response": None,
+                    "error": error,
+                }
+                for request in unfinished
+            )
+        else:
+            with self.fake.lock:
+                if batch.status == "in_progress":  # not when a cancel has just made it `cancelling`
+                    batch.status = "finalizing"
+                    batch.times["finalizing_at"] = int(time.time())
+        if batch.wake.wait(self._finalizing_seconds()) and status == "completed":
+            status = "cancelled"  # cancelled while finalizing: the lines are all drawn, nothing unfinished
+        if self.closed.is_set():
+            return
+        output, errors = (
+            self._jsonl(batch, kind, lines)
+            for kind, lines in (("output", results.output), ("error", results.errors))
+        )
+        with self.fake.lock:
+            batch.counts["failed"] += len(unfinished)
+            batch.output_file_id = output
+            batch.error_file_id = errors
+            batch.status = status
+            batch.times[f"{status}_at"] = int(time.time())
+        self._notify(batch, status)
+
+    def _finalizing_seconds(self) -> float:
+        with self.fake.lock:
+            return self.fake.batch_seconds * self.fake.time_scale * BATCH_PHASES[2]
+
+    def _jsonl(self, batch: FakeBatch, kind: str, lines: list[dict[str, Any]]) -> str | None:
+        if not lines:
+            return None
+        content = b"".join(json.dumps(line).encode() + b"\n" for line in lines)
+        return self._store(f"{batch.id}_{kind}.jsonl", "batch_output", content).id
+
+    # -- webhooks -------------------------------------------------------------------------------
+    def _notify(self, batch: FakeBatch, status: str) -> None:
+        """POST the batch's event, signed as Standard Webhooks, `webhook_deliveries` times: every
+        delivery of one event carries the same webhook-id and body, as a real retry would."""
+        with self.fake.lock:
+            url, secret, times = self.fake.webhook_url, self.fake.webhook_secret, self.fake.webhook_deliveries
+        if not url or not secret or self.closed.is_set():
+            return
+        event_type = WEBHOOK_EVENTS[status]
+        body = json.dumps(
+            {
+                "id": f"evt_{uuid.uuid4().hex}",
+                "object": "event",
+                "created_at": int(time.time()),
+                "type": event_type,
+                "data": {"id": batch.id},
+            }
+        )
+        webhook_id = f"wh_{uuid.uuid4().hex}"
+        for _ in range(times):
+            status_code = _deliver(url, secret, webhook_id, body)
+            with self.fake.lock:
+                self.deliveries.append(WebhookDelivery(event_type, webhook_id, batch.id, status_code))
+
+
+class _Timing(NamedTuple):
+    seconds: float  # the whole batch, time_scale applied
+    deadline: float  # time.monotonic() at which the completion window ends
+
+
+def _deliver(url: str, secret: str, webhook_id: str, body: str) -> int | None:
+    """One signed POST; the receiver's status, or None when it could not be reached."""
+    sent_at = datetime.fromtimestamp(math.floor(time.time()), UTC)
+    headers = {
+        "content-type": "application/json",
+        "webhook-id": webhook_id,
+        "webhook-timestamp": str(int(sent_at.timestamp())),
+        "webhook-signature": Webhook(secret).sign(webhook_id, sent_at, body),
+    }
+    request = urllib.request.Request(url, data=body.encode(), headers=headers, method="POST")  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=5) as answer:  # noqa: S310 (loopback, checked)
+            return int(answer.status)
+    except urllib.error.HTTPError as refused:
+        return refused.code
+    except OSError:
+        return None
+
+
+def _form_fields(content_type: str, raw: bytes) -> dict[str, tuple[str | None, bytes]]:
+    """The parts of a multipart/form-data body by field name: (filename, bytes)."""
+    message = BytesParser(policy=email.policy.HTTP).parsebytes(
+        b"content-type: " + content_type.encode() + b"\r\n\r\n" + raw
+    )
+    fields: dict[str, tuple[str | None, bytes]] = {}
+    if not message.is_multipart():
+        return fields
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        if isinstance(name, str) and isinstance(payload, bytes):
+            fields[name] = (part.get_filename(), payload)
+    return fields
+
+
+def _batch_request_problem(body: dict[str, Any]) -> Response | None:
+    """The 400 POST /v1/batches answers at once, or None."""
+    if not isinstance(body.get("input_file_id"), str):
+        return _invalid(
+            "missing_required_parameter", "Missing required parameter: 'input_file_id'.", "input_file_id"
+        )
+    if body.get("endpoint") != BATCH_ENDPOINT:
+        return _invalid(
+            "invalid_value",
+            f"Invalid value: '{body.get('endpoint')}'. The fake batches {BATCH_ENDPOINT} only.",
+            "endpoint",
+        )
+    if body.get("completion_window") != BATCH_WINDOW:
+        return _invalid(
+            "invalid_value",
+            f"Invalid value: '{body.get('completion_window')}'. Supported values are: '{BATCH_WINDOW}'.",
+            "completion_window",
+        )
+    metadata = body.get("metadata")
+    if metadata is not None and not _valid_metadata(metadata):
+        return _invalid(
+            "invalid_value",
+            "metadata: at most 16 pairs, keys of at most 64 characters, string values of at most 512.",
+            "metadata",
+        )
+    return None
+
+
+def _valid_metadata(metadata: Any) -> bool:
+    return (
+        isinstance(metadata, dict)
+        and len(metadata) <= 16
+        and all(isinstance(k, str) and len(k) <= 64 for k in metadata)
+        and all(isinstance(v, str) and len(v) <= 512 for v in metadata.values())
+    )
+
+
+def _parse_batch_input(raw: bytes) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The input file's requests, and the errors that fail the batch (codes as the real API's)."""
+    requests: list[dict[str, Any]] = []
+    problems: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for number, text in enumerate(raw.decode(errors="replace").splitlines(), start=1):
+        if not text.strip():
+            continue
+        request, problem = _batch_line(number, text)
+        if problem is None and request["custom_id"] in seen:
+            problem = _line_error(
+                number,
+                "duplicate_custom_id",
+                "The custom_id for this request is a "
+                "duplicate of another request. The custom_id parameter must be unique "
+                "for each request in a batch.",
+                "custom_id",
+            )
+        if problem is None and requests and request["body"].get("model") != requests[0]["body"].get("model"):
+            problem = _line_error(
+                number, "model_mismatch", "All requests in a batch must use the same model.", "body.model"
+            )
+        if problem:
+            problems.append(problem)
+            continue
+        seen.add(request["custom_id"])
+        requests.append(request)
+    if not requests and not problems:
+        problems.append(_line_error(None, "empty_file", "The batch input file is empty.", None))
+    if len(requests) > BATCH_MAX_REQUESTS:
+        problems.append(
+            _line_error(
+                None,
+                "too_many_tasks",
+                f"A batch may hold at most {BATCH_MAX_REQUESTS} requests; this file has {len(requests)}.",
+                None,
+            )
+        )
+    return requests, problems
+
+
+def _batch_line(number: int, text: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """One input line as a request, or the error it fails the batch with."""
+    try:
+        request = json.loads(text)
+    except ValueError:
+        request = None
+    if not isinstance(request, dict):
+        return {}, _line_error(number, "invalid_json_line", "This line is not parseable as valid JSON.", None)
+    checks = (
+        (
+            isinstance(request.get("custom_id"), str) and request["custom_id"],
+            "missing_required_parameter",
+            "custom_id",
+        ),
+        (request.get("method") == "POST", "invalid_value", "method"),
+        (request.get("url") == BATCH_ENDPOINT, "url_mismatch", "url"),
+        (isinstance(request.get("body"), dict), "missing_required_parameter", "body"),
+    )
+    for ok, code, param in checks:
+        if not ok:
+            return request, _line_error(
+                number,
+                code,
+                f"Line {number}: '{param}' is missing or not valid for {BATCH_ENDPOINT} (POST).",
+                param,
+            )
+    return request, None
+
+
+def _line_error(line: int | None, code: str, message: str, param: str | None) -> dict[str, Any]:
+    return {"code": code, "message": message, "param": param, "line": line}
