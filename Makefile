@@ -29,7 +29,9 @@ serve: $(BIN)/imagegen  ## the local stack on http://127.0.0.1:3560
 	$(BIN)/imagegen serve --port $(PORT)
 
 test: lint typecheck template chromium  ## the whole suite: lint, types, template checks, unit, integration, e2e
-	$(BIN)/pytest -n 2 --dist loadfile
+	# Three workers on two cores: the end-to-end files mostly wait on their stacks (a worker's files
+	# share one), so a third keeps the cores busy; each file stays on one worker (loadfile).
+	$(BIN)/pytest -n 3 --dist loadfile
 
 # The web page's browser tests drive Debian's chromium through Playwright (never `playwright install`:
 # browser downloads are blocked, and Debian's build is the one CI gets from its package mirror).
