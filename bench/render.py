@@ -3,8 +3,8 @@ scene), next to a round trip through the fake OpenAI server at zero latency (the
 validation: the service's own overhead).
 
 To compare with an older renderer, run this file with that commit's package first on the path:
-`git archive REV shared | tar -x -C /tmp/old`, then
-`PYTHONPATH=/tmp/old/shared .venv/bin/python bench/render.py`."""
+`OLD=$(mktemp -d); git archive REV shared | tar -x -C "$OLD"`, then
+`PYTHONPATH="$OLD/shared" .venv/bin/python bench/render.py`."""
 
 from __future__ import annotations
 
