@@ -71,6 +71,13 @@ def expect_images_decoded(page: Page, selector: str) -> None:
     )
 
 
+def test_the_local_sign_in_answers_only_requests_addressed_to_the_loopback(client: Client) -> None:
+    assert client.http.post("/local/token", json={"sub": "ann"}).json()["sub"] == "ann"
+    # A page that rebinds its own name to 127.0.0.1 sends that name as Host: no token for it.
+    rebound = client.http.post("/local/token", json={"sub": "ann"}, headers={"Host": "rebound.example:3560"})
+    assert rebound.status_code == 403 and "token" not in rebound.json()
+
+
 def test_the_token_is_the_tabs_and_survives_a_reload(page: Page) -> None:
     # Kept in sessionStorage (never a cookie): a reload of the tab stays signed in.
     assert page.evaluate("sessionStorage.getItem('imagegen.token')").count(".") == 2

@@ -38,6 +38,9 @@ Invoke = Callable[[str, dict[str, Any]], Any]
 # A route the front answers itself, not from the template (the local stack's POST /local/token): the
 # request's body -> (status, JSON body).
 LocalRoute = Callable[[bytes], tuple[int, dict[str, Any]]]
+# The names a local route answers to: a page of another site whose name it rebinds to 127.0.0.1 (DNS
+# rebinding) reaches the front as same-origin, but sends its own name as Host, and is refused.
+_LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
 # How long a body may go silent before the request is given up (a Content-Length above what is sent).
 BODY_IDLE_SECONDS = 1.0
 # How long a refused connection's unread bytes are drained before closing it (see _drain).
@@ -321,7 +324,11 @@ class ApiFront:
             cors = self._cors_headers(http)
             local = self.local_routes.get((http.command, urlsplit(http.path).path))
             if local is not None:
-                self._send(http, *local(raw_body), cors)
+                if urlsplit("//" + (http.headers.get("Host") or "")).hostname not in _LOOPBACK_NAMES:
+                    refused = {"error": "forbidden", "message": "local routes answer 127.0.0.1 or localhost"}
+                    self._send(http, 403, refused, cors)
+                else:
+                    self._send(http, *local(raw_body), cors)
                 return
             request = self._routed(http, cors)
             answer = self._authorized(http, request, cors)
