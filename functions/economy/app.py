@@ -20,13 +20,18 @@ tracer = Tracer()
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
-def record_handler(record: SQSRecord) -> None:
-    economy.handle_message(record.body, default_services())
+def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
+    def seconds_left() -> float:
+        return lambda_context.get_remaining_time_in_millis() / 1000
+
+    economy.handle_message(record.body, default_services(), seconds_left)
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler(capture_response=False)
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse | dict[str, Any]:
+def lambda_handler(
+    event: dict[str, Any], context: LambdaContext
+) -> PartialItemFailureResponse | dict[str, Any]:
     services = default_services()
     services.idempotency_config.register_lambda_context(context)  # a crashed claim frees at the timeout
     services.idempotency.configure(services.idempotency_config)

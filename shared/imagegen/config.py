@@ -74,6 +74,19 @@ class Settings(BaseSettings):
     # (logic.capacity); the template sets it per tier.
     batch_max_concurrent: Annotated[int | None, Field(ge=1, le=1000)] = None
 
+    # Economy (OpenAI's Batch API at half price, within 24 h; README "Economy: half price for work that
+    # can wait"). Batches of at least ECONOMY_MIN_ITEMS new images go there unless the request says
+    # "priority": "standard" (0: only requests that ask for economy). Items a provider batch did not
+    # draw within its window go back to the standard path (requeue) or fail. ECONOMY_MAX_LINES: lines
+    # per input file (the Batch API takes 50,000; fewer split a job into more, smaller batches).
+    economy_queue_url: str = ""
+    economy_min_items: Annotated[int, Field(ge=0, le=1_000_000)] = 0
+    economy_on_expiry: Literal["requeue", "fail"] = "requeue"
+    economy_max_lines: Annotated[int, Field(ge=1, le=50_000)] = 50_000
+    # OpenAI's webhook signing secret (whsec_...): the value, or in AWS its Secrets Manager ARN.
+    openai_webhook_secret: SecretStr | None = None
+    openai_webhook_secret_arn: str | None = None
+
     # Per-user limits and the request cache. QUOTA_IMAGES_PER_DAY=0 means no daily quota.
     quota_images_per_day: Annotated[int, Field(ge=0, le=1_000_000)] = 500
     cache_enabled: bool = True

@@ -31,6 +31,7 @@ from imagegen.models.domain import (
     Reservation,
     UsageChange,
 )
+from imagegen.models.economy import ProviderBatch
 from imagegen.models.hooks import HookTenant
 from imagegen.models.manifests import UploadedObject
 from imagegen.providers.base import GeneratedImage
@@ -43,6 +44,7 @@ class FakeJobs:
         self.items: dict[tuple[str, int], Item] = {}
         self.lock = threading.Lock()
         self.stats = stats  # where an item's end counts its usage, in the same step (a transaction)
+        self.provider_batches: dict[str, ProviderBatch] = {}
 
     def create(self, job: Job, items: list[Item], expires_at: int) -> None:
         self.jobs[job.job_id] = job.model_copy(deep=True)
@@ -106,7 +108,11 @@ class FakeJobs:
     ) -> bool:
         with self.lock:
             item = self.items[(job_id, index)]
-            allowed = {ItemState.QUEUED} if only_if_queued else {ItemState.QUEUED, ItemState.RUNNING}
+            allowed = (
+                {ItemState.QUEUED}
+                if only_if_queued
+                else {ItemState.QUEUED, ItemState.RUNNING, ItemState.SUBMITTED}
+            )
             if item.state not in allowed:
                 return False
             item.state, item.error, item.model, item.finished_at = state, error, model, now
@@ -150,10 +156,49 @@ class FakeJobs:
     def close_job(self, job_id: str, state: JobState, now: datetime) -> bool:
         with self.lock:
             job = self.jobs[job_id]
-            if job.state not in (JobState.QUEUED, JobState.RUNNING):
+            if job.state not in (JobState.QUEUED, JobState.RUNNING, JobState.SUBMITTED):
                 return False
             job.state, job.finished_at = state, now
             return True
+
+    # -- economy: as dal.jobs_table's conditional writes --------------------------------------------
+
+    def submit_item(self, job_id: str, index: int, now: datetime) -> bool:
+        with self.lock:
+            item = self.items[(job_id, index)]
+            if item.state not in (ItemState.QUEUED, ItemState.SUBMITTED):
+                return False
+            item.state, item.started_at = ItemState.SUBMITTED, now
+            return True
+
+    def requeue_item(self, job_id: str, index: int, spec: ImageSpec) -> bool:
+        with self.lock:
+            item = self.items[(job_id, index)]
+            if item.state != ItemState.SUBMITTED:
+                return False
+            item.state, item.spec = ItemState.QUEUED, spec
+            return True
+
+    def add_provider_batch(self, batch: ProviderBatch, expires_at: int) -> None:
+        with self.lock:
+            self.provider_batches.setdefault(batch.batch_id, batch.model_copy(deep=True))
+            job = self.jobs[batch.job_id]
+            job.provider_batches = tuple(sorted({*job.provider_batches, batch.batch_id}))
+            if job.state in (JobState.QUEUED, JobState.RUNNING):
+                job.state = JobState.SUBMITTED
+
+    def get_provider_batch(self, batch_id: str) -> ProviderBatch | None:
+        batch = self.provider_batches.get(batch_id)
+        return batch.model_copy(deep=True) if batch else None
+
+    def open_provider_batches(self) -> list[ProviderBatch]:
+        return [
+            batch.model_copy(deep=True) for batch in self.provider_batches.values() if not batch.collected
+        ]
+
+    def update_provider_batch(self, batch: ProviderBatch) -> None:
+        with self.lock:
+            self.provider_batches[batch.batch_id] = batch.model_copy(deep=True)
 
 
 class FakeImages:

@@ -15,7 +15,9 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from imagegen.api.http import caller_of, documented, json_response
 from imagegen.logic.hooks import HooksStore, current_hook, receive_hook, rotate_hook
 from imagegen.logic.hooks_in import HookRequest
+from imagegen.logic.provider_hooks import receive_openai_webhook
 from imagegen.logic.services import default_services
+from imagegen.models.economy import ProviderHookOut
 from imagegen.models.hooks import HookAnswerOut, HookSecretOut, HookSource
 
 router = Router()
@@ -37,6 +39,7 @@ _RECEIVE = documented(
         },
     },
 )
+_OPENAI = documented(HTTPStatus.UNAUTHORIZED, public=True)
 _READ_SECRET = documented(HTTPStatus.NOT_FOUND)
 _SET_SECRET = documented()
 
@@ -85,6 +88,22 @@ def receive(source: HookSource, hook: HookId) -> Response[HookAnswerOut]:
     answer = receive_hook(source, hook, request, default_services(), hooks_store())
     headers: dict[str, Any] = {"Location": answer.status_url} if answer.status_url else {}
     return json_response(202 if answer.outcome == "created" else 200, answer, headers=headers)
+
+
+@router.post(
+    "/api/openai/webhook",
+    summary="Receive OpenAI's batch webhooks (economy jobs)",
+    description=(
+        "No bearer token: the request is authenticated by its Standard Webhooks signature with "
+        "OPENAI_WEBHOOK_SECRET. A batch.completed, failed, expired or cancelled event for one of the "
+        "service's provider batches starts its collect."
+    ),
+    tags=["hooks"],
+    responses=_OPENAI,
+)
+def receive_openai() -> ProviderHookOut:
+    event = _event()
+    return receive_openai_webhook(event.headers, (event.body or "").encode(), default_services())
 
 
 @router.get(

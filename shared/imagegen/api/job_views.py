@@ -32,6 +32,7 @@ def accepted_out(job: Job) -> JobAcceptedOut:
         total=job.counts.total,
         status_url=status_url(job.job_id, job.kind),
         result_url=result_url(job.job_id, job.kind),
+        priority=job.priority,
     )
 
 
@@ -50,6 +51,9 @@ def status_out(job: Job) -> JobStatusOut:
         status_url=status_url(job.job_id, job.kind),
         result_url=result_url(job.job_id, job.kind),
         webhook=WebhookOut(url=job.webhook_url, events=list(job.webhook_events)) if job.webhook_url else None,
+        priority=job.priority,
+        provider_batches=list(job.provider_batches),
+        cancel_requested=job.cancel_requested,
     )
 
 

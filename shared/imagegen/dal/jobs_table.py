@@ -13,11 +13,13 @@ from botocore.exceptions import ClientError
 from imagegen.dal.clients import batch_write, client
 from imagegen.dal.limits_table import usage_updates
 from imagegen.models.domain import Counts, ImageSpec, Item, ItemState, Job, JobState, Reservation, UsageChange
+from imagegen.models.economy import ProviderBatch
 
 OWNER_INDEX = "owner-index"
 _ser = TypeSerializer()
 _de = TypeDeserializer()
-_NOT_TERMINAL = [ItemState.QUEUED.value, ItemState.RUNNING.value]
+_NOT_TERMINAL = [ItemState.QUEUED.value, ItemState.RUNNING.value, ItemState.SUBMITTED.value]
+PROVIDER_BATCHES_PK = "PBATCH"  # one partition: every provider batch, the poll's listing
 
 
 def _pk(job_id: str) -> dict[str, Any]:
@@ -61,6 +63,8 @@ def _job_from_row(row: dict[str, Any]) -> Job:
         finished_at=data.get("finished_at"),
         webhook_url=data.get("webhook_url"),
         webhook_events=tuple(data.get("webhook_events", ())),
+        priority=data.get("priority", "standard"),
+        provider_batches=tuple(sorted(data.get("provider_batches", ()))),
     )
 
 
@@ -140,6 +144,8 @@ class JobsTable:
         }
         if job.finished_at:
             job_row["finished_at"] = {"S": job.finished_at.isoformat()}
+        if job.priority != "standard":
+            job_row["priority"] = {"S": job.priority}
         if job.webhook_url:
             job_row["webhook_url"] = {"S": job.webhook_url}
             job_row["webhook_events"] = {"L": [{"S": event} for event in job.webhook_events]}
@@ -375,10 +381,14 @@ class JobsTable:
                 TableName=self.table_name,
                 Key={"pk": _pk(job_id), "sk": {"S": "META"}},
                 UpdateExpression="SET #state = :final, finished_at = :now, updated_at = :now",
-                ConditionExpression="#state IN (:queued, :running)",
+                ConditionExpression="#state IN (:queued, :running, :submitted)",
                 ExpressionAttributeNames={"#state": "state"},
                 ExpressionAttributeValues=_values(
-                    final=state.value, now=now.isoformat(), queued="queued", running="running"
+                    final=state.value,
+                    now=now.isoformat(),
+                    queued="queued",
+                    running="running",
+                    submitted=JobState.SUBMITTED.value,
                 ),
             )
         except ClientError as error:
@@ -386,3 +396,120 @@ class JobsTable:
                 return False
             raise
         return True
+
+    # -- economy: items in provider batches ---------------------------------------------------------
+
+    def submit_item(self, job_id: str, index: int, now: datetime) -> bool:
+        """queued -> submitted_to_provider (a line of a provider batch); True also when it already was."""
+        try:
+            self._db.update_item(
+                TableName=self.table_name,
+                Key={"pk": _pk(job_id), "sk": _item_sk(index)},
+                UpdateExpression="SET #state = :submitted, started_at = :now",
+                ConditionExpression="#state IN (:queued, :submitted)",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues=_values(
+                    submitted=ItemState.SUBMITTED.value, queued="queued", now=now.isoformat()
+                ),
+            )
+        except ClientError as error:
+            if _is_condition_failure(error):
+                return False
+            raise
+        return True
+
+    def requeue_item(self, job_id: str, index: int, spec: ImageSpec) -> bool:
+        """submitted_to_provider -> queued with `spec` (the standard path's); False when it ended."""
+        try:
+            self._db.update_item(
+                TableName=self.table_name,
+                Key={"pk": _pk(job_id), "sk": _item_sk(index)},
+                UpdateExpression="SET #state = :queued, spec = :spec",
+                ConditionExpression="#state = :submitted",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues=_values(
+                    queued="queued", spec=spec.model_dump_json(), submitted=ItemState.SUBMITTED.value
+                ),
+            )
+        except ClientError as error:
+            if _is_condition_failure(error):
+                return False
+            raise
+        return True
+
+    def add_provider_batch(self, batch: ProviderBatch, expires_at: int) -> None:
+        """Record a provider batch (once: a second record of the same id changes nothing) and name it
+        on its job, whose state becomes submitted_to_provider unless it moved on."""
+        row = {
+            "pk": {"S": PROVIDER_BATCHES_PK},
+            "sk": {"S": batch.batch_id},
+            "batch": {"S": batch.model_dump_json()},
+            "collected": {"BOOL": batch.collected},
+            "expires_at": {"N": str(expires_at)},
+        }
+        try:
+            self._db.put_item(
+                TableName=self.table_name, Item=row, ConditionExpression="attribute_not_exists(pk)"
+            )
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise
+        job_key = {"pk": _pk(batch.job_id), "sk": {"S": "META"}}
+        self._db.update_item(
+            TableName=self.table_name,
+            Key=job_key,
+            UpdateExpression="ADD provider_batches :id SET updated_at = :now",
+            ExpressionAttributeValues={
+                ":id": {"SS": [batch.batch_id]},
+                ":now": {"S": batch.updated_at.isoformat()},
+            },
+        )
+        try:
+            self._db.update_item(
+                TableName=self.table_name,
+                Key=job_key,
+                UpdateExpression="SET #state = :submitted, started_at = if_not_exists(started_at, :now)",
+                ConditionExpression="#state IN (:queued, :running)",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues=_values(
+                    submitted=JobState.SUBMITTED.value,
+                    now=batch.updated_at.isoformat(),
+                    queued="queued",
+                    running="running",
+                ),
+            )
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise
+
+    def get_provider_batch(self, batch_id: str) -> ProviderBatch | None:
+        answer = self._db.get_item(
+            TableName=self.table_name,
+            Key={"pk": {"S": PROVIDER_BATCHES_PK}, "sk": {"S": batch_id}},
+            ConsistentRead=True,
+        )
+        return ProviderBatch.model_validate_json(answer["Item"]["batch"]["S"]) if "Item" in answer else None
+
+    def open_provider_batches(self) -> list[ProviderBatch]:
+        """Every provider batch not yet collected (the poll's work)."""
+        pages = self._db.get_paginator("query").paginate(
+            TableName=self.table_name,
+            KeyConditionExpression="pk = :pk",
+            FilterExpression="collected = :no",
+            ExpressionAttributeValues={":pk": {"S": PROVIDER_BATCHES_PK}, ":no": {"BOOL": False}},
+            ConsistentRead=True,
+        )
+        return [
+            ProviderBatch.model_validate_json(row["batch"]["S"]) for page in pages for row in page["Items"]
+        ]
+
+    def update_provider_batch(self, batch: ProviderBatch) -> None:
+        """What the provider last said of a batch, and whether it has been collected."""
+        self._db.update_item(
+            TableName=self.table_name,
+            Key={"pk": {"S": PROVIDER_BATCHES_PK}, "sk": {"S": batch.batch_id}},
+            UpdateExpression="SET #batch = :batch, collected = :collected",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeNames={"#batch": "batch"},
+            ExpressionAttributeValues=_values(batch=batch.model_dump_json(), collected=batch.collected),
+        )

@@ -6,6 +6,7 @@ from typing import Any
 
 from imagegen.dal.clients import client, send_batches
 from imagegen.models.domain import ItemMessage
+from imagegen.models.economy import CancelMessage, CollectMessage, SubmitMessage
 
 
 class WorkQueue:
@@ -37,6 +38,20 @@ class WorkQueue:
         A new message rather than a longer visibility: every receive counts towards the queue's
         maxReceiveCount, and an item waiting its turn at the rate limit has not failed."""
         self._sqs.send_message(
+            QueueUrl=self.queue_url,
+            MessageBody=message.model_dump_json(),
+            DelaySeconds=max(0, min(int(delay_seconds), 900)),
+        )
+
+
+class EconomyQueue:
+    """The economy function's queue: submit a job to the Batch API, collect a batch, cancel a job's."""
+
+    def __init__(self, queue_url: str) -> None:
+        self.queue_url = queue_url
+
+    def send(self, message: SubmitMessage | CollectMessage | CancelMessage, delay_seconds: int = 0) -> None:
+        client("sqs").send_message(
             QueueUrl=self.queue_url,
             MessageBody=message.model_dump_json(),
             DelaySeconds=max(0, min(int(delay_seconds), 900)),

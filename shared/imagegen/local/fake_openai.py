@@ -52,13 +52,17 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Final, NamedTuple, Self
+from typing import Any, NamedTuple, Self
 
 from PIL import Image
 from standardwebhooks import Webhook
 
-from imagegen.providers.prices import cost_from_usage
+from imagegen.providers.prices import BATCH_PRICE_FACTOR, cost_from_usage
 from imagegen.providers.registry import (
+    BATCH_ENDPOINT,
+    BATCH_MAX_FILE_BYTES,
+    BATCH_MAX_REQUESTS,
+    BATCH_WINDOW,
     MODELS,
     Latency,
     ModelRefused,
@@ -785,15 +789,6 @@ def _image(width: int, height: int, output_format: str) -> bytes:
 
 
 # -- Batch API: Files and Batches --------------------------------------------------------------
-# The limits of one Batch API input file (../shared/PROVIDER-FACTS.md). MB read as 10^6 bytes, the
-# stricter reading, so a client that splits by it never gets a file the real API refuses.
-BATCH_MAX_REQUESTS = 50_000
-BATCH_MAX_FILE_BYTES = 200_000_000
-BATCH_ENDPOINT: Final = (
-    "/v1/images/generations"  # the real API also takes /v1/images/edits; the fake draws only
-)
-BATCH_WINDOW = "24h"
-BATCH_PRICE_FACTOR = 0.5  # the Batch API bills half the synchronous price
 FILE_PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
 # The shares of `batch_seconds` spent validating, drawing the lines (evenly spread), and finalizing.
 BATCH_PHASES = (0.1, 0.8, 0.1)

@@ -10,6 +10,7 @@ from aws_lambda_powertools import Logger
 
 from imagegen.errors import ImageExistsError, JobFinishedError
 from imagegen.logic import cache, usage
+from imagegen.logic.economy import job_priority
 from imagegen.logic.job_closing import close_job_if_done
 from imagegen.logic.job_reads import owned_job
 from imagegen.logic.quotas import check_budget, release_images, reserve_images
@@ -31,6 +32,7 @@ from imagegen.models.domain import (
     JobState,
     Reservation,
 )
+from imagegen.models.economy import CancelMessage, SubmitMessage
 from imagegen.models.requests import BatchRequest, BlogImageRequest, BlogPost, IconRequest
 from imagegen.providers.factory import provider_name
 
@@ -76,10 +78,14 @@ def create_job(
     with ThreadPoolExecutor(max_workers=8) as pool:
         entries = list(pool.map(lambda spec: cache.find(spec, services), specs))
     misses = [spec for spec, entry in zip(specs, entries, strict=True) if entry is None]
+    priority = job_priority(request.priority, len(misses), misses, provider, services)
+    if priority == "economy":  # drawn by the Batch API at its price: estimated, billed and stored so
+        specs = [spec.model_copy(update={"priority": priority}) for spec in specs]
+        misses = [spec.model_copy(update={"priority": priority}) for spec in misses]
     check_budget(misses, provider, request.max_cost_usd)
     reserve_images(caller.sub, len(misses), now, services)
     try:
-        job = _new_job(job_id, kind, request, caller, now, entries)
+        job = _new_job(job_id, kind, request, caller, now, entries).model_copy(update={"priority": priority})
         accepted = _record_job(job, specs, entries, caller, services)
     except Exception:
         release_images(caller.sub, now, len(misses), services)
@@ -122,7 +128,8 @@ def _record_job(
     with ThreadPoolExecutor(max_workers=8) as pool:  # list(): wait for every copy, and raise its errors
         list(pool.map(lambda n: cache.serve(specs[n], entries[n], job_id, n, caller.sub, services), hits))  # type: ignore[arg-type]
     queued = [n for n, entry in enumerate(entries) if entry is None]
-    slots = _reserve_slots(specs, queued, caller, services)
+    economy = job.priority == "economy" and bool(queued)
+    slots = {} if economy else _reserve_slots(specs, queued, caller, services)
     items = [
         Item(
             job_id=job_id,
@@ -138,6 +145,12 @@ def _record_job(
     ]
     expires_at = int((now + timedelta(days=services.settings.job_ttl_days)).timestamp())
     services.jobs.create(job, items, expires_at)
+    if economy and services.economy_queue is not None:  # the economy function makes the batches
+        services.economy_queue.send(SubmitMessage(job_id=job_id))
+        logger.info(
+            "economy job created", job_id=job_id, kind=job.kind, items=len(items), cache_hits=len(hits)
+        )
+        return job
     sent_at = services.clock().timestamp()
     services.queue.send_items(
         [ItemMessage(job_id=job_id, index=n, reservation=slots.get(n)) for n in queued],
@@ -196,6 +209,10 @@ def cancel_job(job_id: str, caller: Caller, services: Services) -> Job:
     held = [item.reservation for item, done in zip(queued, ended, strict=True) if done and item.reservation]
     if held:  # the slots these items waited for go to whoever comes next
         services.limiter.free(held, services.clock().timestamp())
+    if job.priority == "economy" and services.economy_queue is not None:
+        # Items in provider batches end when the batches are collected: cancelled, or stored if the
+        # provider drew them before the cancel took effect (they are billed).
+        services.economy_queue.send(CancelMessage(job_id=job_id))
     logger.info("job cancel requested", job_id=job_id, cancelled=sum(ended), slots_freed=len(held))
     close_job_if_done(job_id, services)
     return owned_job(job_id, caller, services)

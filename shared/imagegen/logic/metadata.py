@@ -8,14 +8,14 @@ from typing import Any
 
 from imagegen.models.domain import ImageSpec
 from imagegen.providers.base import GeneratedImage
-from imagegen.providers.prices import estimate_image_cost
+from imagegen.providers.prices import estimate_spec_cost
 
 
 def image_estimate(spec: ImageSpec, image: GeneratedImage) -> float:
     """What the image was expected to cost before the call (0 for a renderer that bills nothing)."""
     if not image.billed_calls:
         return 0.0
-    return estimate_image_cost(spec.model, spec.width, spec.height, spec.quality, spec.prompt)
+    return estimate_spec_cost(spec)
 
 
 def build_metadata(
@@ -51,6 +51,7 @@ def build_metadata(
         "color_scheme": spec.color_scheme,
         "custom_elements": list(spec.custom_elements),
         "variation": spec.variation,
+        "priority": spec.priority,  # economy: drawn through OpenAI's Batch API at half price
         "usage": image.usage,
         "cost_usd": image.cost_usd if image.billed_calls else 0.0,  # from the call's usage
         "cost_usd_estimate": image_estimate(spec, image),  # from the model's token table, before the call

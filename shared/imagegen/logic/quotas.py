@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from imagegen.errors import BudgetExceededError, QuotaExceededError
 from imagegen.logic.services import Services
 from imagegen.models.domain import ImageSpec
-from imagegen.providers.prices import estimate_image_cost
+from imagegen.providers.prices import estimate_spec_cost
 
 
 def day_of(moment: datetime) -> str:
@@ -47,9 +47,7 @@ def check_budget(specs: list[ImageSpec], provider: str, ceiling: float | None) -
     renderer costs nothing."""
     if provider != "openai":
         return 0.0
-    total = sum(
-        estimate_image_cost(spec.model, spec.width, spec.height, spec.quality, spec.prompt) for spec in specs
-    )
+    total = sum(estimate_spec_cost(spec) for spec in specs)
     if ceiling is not None and total > ceiling:
         raise BudgetExceededError(
             f"estimated cost ${total:.4f} for {len(specs)} new images is above max_cost_usd ${ceiling:.4f}"

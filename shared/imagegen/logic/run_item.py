@@ -15,6 +15,7 @@ import dataclasses
 import json
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -51,7 +52,7 @@ from imagegen.models.domain import (
     UsageChange,
 )
 from imagegen.providers.base import GeneratedImage
-from imagegen.providers.prices import estimate_image_cost
+from imagegen.providers.prices import estimate_spec_cost
 from imagegen.providers.registry import CONTENT_TYPES, serving_model
 
 logger = Logger(child=True)
@@ -109,7 +110,7 @@ def _ready_to_call(message: ItemMessage, services: Services) -> tuple[Item, Job,
         return None
     job = jobs.get_job(item.job_id)
     if job is None or job.cancel_requested:
-        _end(item, job, ItemState.CANCELLED, services)
+        end_item(item, job, ItemState.CANCELLED, services)
         return None
     item = _on_a_served_model(item, services)
     if not services.provider.rate_limited:
@@ -214,7 +215,7 @@ def _requeue_with_new_slot(message: ItemMessage, item: Item, services: Services)
 
 def _end_paused(item: Item, job: Job, name: str, services: Services) -> None:
     seconds, reason = services.limiter.paused_reason(name, services.clock().timestamp())
-    _end(
+    end_item(
         item,
         job,
         ItemState.FAILED,
@@ -223,7 +224,7 @@ def _end_paused(item: Item, job: Job, name: str, services: Services) -> None:
     )
 
 
-def _end(
+def end_item(
     item: Item,
     job: Job | None,
     state: ItemState,
@@ -247,13 +248,21 @@ def _end(
 def _produce_once(
     item: Item, job: Job, attempt: int, receipt_handle: str, services: Services, slot: Reservation | None
 ) -> Any:
+    return once_per_item(item, services, lambda: _produce(item, job, attempt, receipt_handle, services, slot))
+
+
+def once_per_item(item: Item, services: Services, produce: Callable[[], str]) -> Any:
+    """Run `produce` (draw or take an image, and store it) once per item, under Powertools idempotency:
+    a second delivery at the same moment raises IdempotencyAlreadyInProgressError, a later one gets
+    the first one's answer."""
+
     @idempotent_function(  # type: ignore[untyped-decorator]
         data_keyword_argument="claim",
         persistence_store=services.idempotency,
         config=services.idempotency_config,
     )
     def produce_item(claim: dict[str, Any]) -> dict[str, Any]:
-        return {"state": _produce(item, job, attempt, receipt_handle, services, slot)}
+        return {"state": produce()}
 
     return produce_item(claim={"job_id": item.job_id, "index": item.index})
 
@@ -300,15 +309,15 @@ def _call_provider(
         if _paused(item, error, services) < PAUSES_BEFORE_FAILING:
             jobs.release_item(item.job_id, item.index)  # it waits out the pause with the others
             raise _WaitAgain from None
-        return _failed(item, job, str(error), started, services)
+        return fail_item(item, job, str(error), started, services)
     except ProviderCallLostError as error:
         reason = _lost_call(item, job, error, services)
         if reason is not None:
-            return _failed(item, job, reason, started, services)
+            return fail_item(item, job, reason, started, services)
         _transient_failure(item, job, error, attempt, receipt_handle, services, started)
         raise
     except PermanentGenerationError as error:
-        return _failed(item, job, str(error), started, services)
+        return fail_item(item, job, str(error), started, services)
     except Exception as error:
         _transient_failure(item, job, error, attempt, receipt_handle, services, started)
         raise
@@ -335,19 +344,27 @@ def _keep(
     services: Services,
     started: float,
 ) -> str:
-    """Count the drawn image's billed calls, store it with its metadata, and complete the item."""
-    if image.billed_calls:
-        billed, _ = _count_billed_call(item, job, services, lost=False, actual_usd=image.cost_usd)
-        image = dataclasses.replace(image, billed_calls=billed)
+    """Store the drawn image (store_generated); a transient failure is retried through the queue."""
     if services.provider.rate_limited:
         services.limiter.succeeded(limiter_name(services.provider.name, item.spec))
     try:
-        _store(item, job.owner, image, services)
-    except PermanentGenerationError as error:  # unusable bytes (billed all the same), or a taken key
-        return _failed(item, job, str(error), started, services)
+        return store_generated(item, job, image, services, started)
     except Exception as error:
         _transient_failure(item, job, error, attempt, receipt_handle, services, started)
         raise
+
+
+def store_generated(item: Item, job: Job, image: GeneratedImage, services: Services, started: float) -> str:
+    """Count the image's billed calls, store it with its metadata, and complete the item: the one path
+    that stores an image, for the worker's calls and the Batch API's lines alike. Unusable bytes or a
+    taken key fail the item; anything else is raised for the caller to retry."""
+    if image.billed_calls:
+        billed, _ = _count_billed_call(item, job, services, lost=False, actual_usd=image.cost_usd)
+        image = dataclasses.replace(image, billed_calls=billed)
+    try:
+        _store(item, job.owner, image, services)
+    except PermanentGenerationError as error:  # unusable bytes (billed all the same), or a taken key
+        return fail_item(item, job, str(error), started, services)
     counted = usage.generation_usage(
         job.owner, completed=True, milliseconds=_ms_since(started), model=image.model, at=services.clock()
     )
@@ -361,6 +378,7 @@ def _keep(
         job_id=item.job_id,
         index=item.index,
         key=item.spec.key,
+        priority=item.spec.priority,
         seconds=round(time.perf_counter() - started, 3),
     )
     close_job_if_done(item.job_id, services)
@@ -384,12 +402,13 @@ def _paused(item: Item, error: ProviderQuotaExhaustedError, services: Services) 
     return services.limiter.pause(limiter_name(services.provider.name, item.spec), now, str(error))
 
 
-def _failed(item: Item, job: Job, reason: str, started: float, services: Services) -> str:
+def fail_item(item: Item, job: Job, reason: str, started: float, services: Services) -> str:
+    """End the item as failed for good, counted in the stats; its quota place is given back."""
     logger.warning("item failed", job_id=item.job_id, index=item.index, reason=reason)
     counted = usage.generation_usage(
         job.owner, completed=False, milliseconds=_ms_since(started), model=None, at=services.clock()
     )
-    _end(item, job, ItemState.FAILED, services, error=reason, counted=counted)
+    end_item(item, job, ItemState.FAILED, services, error=reason, counted=counted)
     return "failed"
 
 
@@ -398,7 +417,7 @@ def _count_billed_call(
 ) -> tuple[int, int]:
     """Count a call the provider may bill on the item, its job and the stats; the item's (billed, lost)."""
     spec = item.spec
-    estimate = estimate_image_cost(spec.model, spec.width, spec.height, spec.quality, spec.prompt)
+    estimate = estimate_spec_cost(spec)
     billed = usage.billed_call_usage(
         job.owner, spec.model, lost=lost, actual_usd=actual_usd, estimated_usd=estimate, at=services.clock()
     )
@@ -419,7 +438,7 @@ def _transient_failure(
     reason = f"{type(error).__name__} on attempt {attempt}"
     if attempt >= services.settings.worker_max_receives:
         logger.error("item failed on its last attempt", job_id=item.job_id, index=item.index, reason=reason)
-        _end(
+        end_item(
             item,
             job,
             ItemState.FAILED,

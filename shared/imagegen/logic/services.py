@@ -18,6 +18,7 @@ from imagegen.logic.rate_limits import LimiterStore, SharedLimiter
 from imagegen.logic.webhook_urls import Resolver, resolve_with_dns
 from imagegen.models.domain import (
     CacheEntry,
+    ImageSpec,
     Item,
     ItemMessage,
     ItemState,
@@ -26,9 +27,11 @@ from imagegen.models.domain import (
     Reservation,
     UsageChange,
 )
+from imagegen.models.economy import CancelMessage, CollectMessage, ProviderBatch, SubmitMessage
 
 if TYPE_CHECKING:
     from imagegen.providers.base import Provider
+    from imagegen.providers.openai_batches import OpenAIBatches
 
 IDEMPOTENCY_SECONDS = 24 * 3600  # how long an Idempotency-Key (or a stored item's record) is remembered
 
@@ -61,6 +64,12 @@ class JobsStore(Protocol):
     ) -> tuple[int, int]: ...
     def request_cancel(self, job_id: str, now: datetime) -> None: ...
     def close_job(self, job_id: str, state: JobState, now: datetime) -> bool: ...
+    def submit_item(self, job_id: str, index: int, now: datetime) -> bool: ...
+    def requeue_item(self, job_id: str, index: int, spec: ImageSpec) -> bool: ...
+    def add_provider_batch(self, batch: ProviderBatch, expires_at: int) -> None: ...
+    def get_provider_batch(self, batch_id: str) -> ProviderBatch | None: ...
+    def open_provider_batches(self) -> list[ProviderBatch]: ...
+    def update_provider_batch(self, batch: ProviderBatch) -> None: ...
 
 
 class ImageStore(Protocol):
@@ -74,6 +83,12 @@ class Queue(Protocol):
     def send_items(self, messages: list[ItemMessage], delays: list[int] | None = None) -> None: ...
     def delay(self, receipt_handle: str, seconds: int) -> None: ...
     def requeue(self, message: ItemMessage, delay_seconds: int) -> None: ...
+
+
+class EconomyQueue(Protocol):
+    def send(
+        self, message: SubmitMessage | CollectMessage | CancelMessage, delay_seconds: int = 0
+    ) -> None: ...
 
 
 class LimitsStore(LimiterStore, Protocol):
@@ -108,6 +123,10 @@ class Services:
     cache: CacheStore
     idempotency: BasePersistenceLayer
     provider_factory: Callable[[], Provider]
+    economy_queue: EconomyQueue | None = (
+        None  # None: no economy function (priority economy is served as standard)
+    )
+    batches_factory: Callable[[], OpenAIBatches] | None = None  # the Batch API (the economy function's)
     clock: Callable[[], datetime] = _utc_now
     sleep: Callable[[float], None] = time.sleep
     monotonic: Callable[[], float] = time.monotonic  # for deadlines: what `sleep` lets pass
@@ -117,10 +136,20 @@ class Services:
     )
     _provider: Provider | None = field(default=None, init=False)
     _provider_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _batches: OpenAIBatches | None = field(default=None, init=False)
 
     @property
     def limiter(self) -> SharedLimiter:
         return SharedLimiter(self.limits, self.settings, self.sleep)
+
+    @property
+    def batches(self) -> OpenAIBatches:
+        """OpenAI's Batch API, built on first use (it needs the key)."""
+        if self._batches is None:
+            if self.batches_factory is None:
+                raise RuntimeError("no Batch API: economy work needs the OpenAI provider")
+            self._batches = self.batches_factory()
+        return self._batches
 
     @property
     def provider(self) -> Provider:
@@ -140,7 +169,7 @@ def default_services() -> Services:
     from imagegen.dal.images_bucket import ImagesBucket
     from imagegen.dal.jobs_table import JobsTable
     from imagegen.dal.limits_table import LimitsTable
-    from imagegen.dal.work_queue import WorkQueue
+    from imagegen.dal.work_queue import EconomyQueue, WorkQueue
 
     settings = get_settings()
 
@@ -148,6 +177,11 @@ def default_services() -> Services:
         from imagegen.providers.factory import get_provider
 
         return get_provider(settings, max_retries=0)  # retries go through the queue and the limiter
+
+    def batches_factory() -> OpenAIBatches:
+        from imagegen.providers.factory import get_batches
+
+        return get_batches(settings)
 
     return Services(
         settings=settings,
@@ -158,4 +192,6 @@ def default_services() -> Services:
         cache=CacheTable(settings.cache_table),
         idempotency=persistence_layer(settings.idempotency_table),
         provider_factory=provider_factory,
+        economy_queue=EconomyQueue(settings.economy_queue_url) if settings.economy_queue_url else None,
+        batches_factory=batches_factory,
     )

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict
 class JobState(StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
+    SUBMITTED = "submitted_to_provider"  # economy: in OpenAI's Batch API, drawn within 24 h
     COMPLETED = "completed"
     PARTIALLY_FAILED = "partially_failed"
     FAILED = "failed"
@@ -22,6 +23,7 @@ class JobState(StrEnum):
 class ItemState(StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
+    SUBMITTED = "submitted_to_provider"  # a line of a provider batch
     COMPLETED = "completed"
     FAILED = "failed"
     CANCELLED = "cancelled"
@@ -32,6 +34,7 @@ TERMINAL_JOB_STATES = frozenset(
     {JobState.COMPLETED, JobState.PARTIALLY_FAILED, JobState.FAILED, JobState.CANCELLED}
 )
 JobKind = Literal["icon", "blog", "batch"]
+Priority = Literal["standard", "economy"]  # economy: OpenAI's Batch API, half price, within 24 h
 
 
 MAX_SUB_CHARS = 256  # a caller's id: the JWT `sub`, and the owner segment of an incoming/ key
@@ -77,6 +80,7 @@ class ImageSpec(BaseModel):
     template_version: str | None = None
     user_prompt: str | None = None  # the author's own words when a blog template built `prompt`
     request_hash: str | None = None  # the request cache's key; None when the caller opted out
+    priority: Priority = "standard"  # the path that draws it: economy is a Batch API line
 
     @property
     def size(self) -> str:
@@ -139,6 +143,8 @@ class Job(BaseModel):
     # ones: models.webhooks.WebhookEventType values. None: no webhook.
     webhook_url: str | None = None
     webhook_events: tuple[str, ...] = ()
+    priority: Priority = "standard"
+    provider_batches: tuple[str, ...] = ()  # economy: the Batch API batches drawing its items
 
 
 class Item(BaseModel):

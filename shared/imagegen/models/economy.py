@@ -7,7 +7,6 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-Priority = Literal["standard", "economy"]
 POLL_ACTION = "poll"  # the scheduled event's input: {"action": "poll"}
 
 
@@ -51,3 +50,10 @@ class ProviderBatch(BaseModel):
     updated_at: datetime
     completed: int = 0  # the provider's request_counts, for progress
     failed: int = 0
+
+
+class ProviderHookOut(BaseModel):
+    """POST /api/openai/webhook's answer: what the verified event started."""
+
+    outcome: Literal["collecting", "ignored"]  # ignored: not a batch event, or not one of ours
+    batch_id: str | None = None

@@ -21,6 +21,7 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from imagegen import templates
+from imagegen.models.domain import Priority
 
 MAX_PROMPT_CHARS = 4000
 MAX_CATEGORIES = 100
@@ -271,6 +272,10 @@ class IconOptions(WebhookOptions):
     brand_colors: Annotated[list[HexColor], Field(max_length=5)] = []  # with color_scheme brand_colors
     use_cache: bool = True  # false: always draw anew (and pay for it)
     max_cost_usd: MaxCost = None  # refuse if the estimate is above
+    # economy: OpenAI's Batch API at half price, within 24 h. Unset: economy for a batch of at least
+    # ECONOMY_MIN_ITEMS new images, else standard. Served as standard where there is no Batch API
+    # (the offline renderer) or the model does not take it.
+    priority: Priority | None = None
 
     @model_validator(mode="after")
     def _brand_colours_need_the_brand_scheme(self) -> IconOptions:
@@ -299,6 +304,7 @@ class BlogImageRequest(WebhookOptions):
     template: BlogTemplate | None = None  # the prompt is used as written unless a template is asked for
     use_cache: bool = True
     max_cost_usd: MaxCost = None  # refuse if the estimate is above
+    priority: Priority | None = None  # as IconOptions.priority
 
 
 @dataclass(frozen=True)
@@ -317,6 +323,12 @@ class BlogPost:
     def max_cost_usd(self) -> float | None:
         ceilings = [section.max_cost_usd for section in self.sections if section.max_cost_usd is not None]
         return min(ceilings) if ceilings else None
+
+    @property
+    def priority(self) -> Priority | None:
+        """One path for the post: standard if any section asks for it, else economy if any does."""
+        asked = {section.priority for section in self.sections}
+        return "standard" if "standard" in asked else ("economy" if "economy" in asked else None)
 
 
 class BatchRequest(IconOptions):

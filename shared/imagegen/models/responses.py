@@ -57,6 +57,9 @@ class JobStatusOut(BaseModel):
     status_url: str
     result_url: str
     webhook: WebhookOut | None = None
+    priority: str = "standard"  # economy: drawn by OpenAI's Batch API at half price, within 24 h
+    provider_batches: list[str] = []  # economy: the Batch API's batch ids
+    cancel_requested: bool = False
 
 
 class JobAcceptedOut(BaseModel):
@@ -65,6 +68,7 @@ class JobAcceptedOut(BaseModel):
     total: int
     status_url: str
     result_url: str
+    priority: str = "standard"  # the path the job's new images take (economy: the Batch API)
 
 
 class DerivativeOut(BaseModel):

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from imagegen.config import Settings
 from imagegen.providers.base import Provider
+
+if TYPE_CHECKING:
+    from imagegen.providers.openai_batches import OpenAIBatches
 
 
 def openai_key(settings: Settings) -> str | None:
@@ -39,3 +44,13 @@ def get_provider(settings: Settings, max_retries: int | None = None) -> Provider
     from imagegen.providers.offline import OfflineProvider  # Pillow stays out of API cold starts
 
     return OfflineProvider()
+
+
+def get_batches(settings: Settings) -> OpenAIBatches:
+    """OpenAI's Batch API with the configured key (economy jobs)."""
+    key = openai_key(settings)
+    if not key:
+        raise RuntimeError("economy jobs need OPENAI_API_KEY or OPENAI_API_KEY_SECRET_ARN")
+    from imagegen.providers.openai_batches import OpenAIBatches  # the SDK: the economy function only
+
+    return OpenAIBatches(settings, key)

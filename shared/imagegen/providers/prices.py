@@ -7,7 +7,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from imagegen.models.domain import ImageSpec, Priority
 from imagegen.providers.registry import MODELS, Prices, estimated_prompt_tokens
+
+# OpenAI's Batch API bills 50 % of the synchronous price (OpenAI Batch FAQ; ../shared/PROVIDER-FACTS.md).
+BATCH_PRICE_FACTOR = 0.5
+
+
+def price_factor(priority: Priority) -> float:
+    """What a call on this path costs against the synchronous price."""
+    return BATCH_PRICE_FACTOR if priority == "economy" else 1.0
 
 
 def _usd(prices: Prices, text_in: int, cached: int, image_in: int, output: int) -> float:
@@ -42,3 +51,9 @@ def estimate_image_cost(model: str, width: int, height: int, quality: str, promp
         raise ValueError(f"{model} has no price: it is no longer served")
     output = known.output_tokens(width, height, quality)
     return _usd(known.prices, estimated_prompt_tokens(prompt), 0, 0, output)
+
+
+def estimate_spec_cost(spec: ImageSpec) -> float:
+    """USD one item is expected to cost on its own path (economy: half)."""
+    full = estimate_image_cost(spec.model, spec.width, spec.height, spec.quality, spec.prompt)
+    return round(full * price_factor(spec.priority), 6)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, Final
 
 STANDARD_SIZES = frozenset({"1024x1024", "1536x1024", "1024x1536"})
 GPT_IMAGE_QUALITIES = ("low", "medium", "high", "auto")
@@ -72,6 +72,7 @@ class ImageModel:
     backgrounds: tuple[str, ...] = BACKGROUNDS
     output_formats: tuple[str, ...] = OUTPUT_FORMATS
     max_prompt_chars: int = 32_000
+    batch_api: bool = False  # OpenAI's page says the Batch API takes it (economy jobs)
 
     def active_on(self, today: date) -> bool:
         """True while the provider serves the model (it has prices and has not shut down)."""
@@ -140,6 +141,7 @@ def _model(name: str, data: dict[str, Any]) -> ImageModel:
         launched=_day(data.get("launched")),
         shutdown=_day(data.get("shutdown")),
         replacement=data.get("replacement"),
+        batch_api=bool(data.get("batch_api", False)),
         prices=Prices(**prices) if prices else None,
         token_rule=data.get("output_tokens", {}),
         latency={
@@ -256,3 +258,12 @@ def call_timeout_for(model: str, quality: str, override: float | None, worker_ti
         return override
     within_worker = max(10.0, float(worker_timeout - WORKER_SECONDS_BESIDE_THE_CALL))
     return min(MODELS[model].call_timeout(quality), within_worker)
+
+
+# -- OpenAI's Batch API (economy jobs) -----------------------------------------------------------
+# The limits of one input file (../shared/PROVIDER-FACTS.md). MB read as 10^6 bytes, the stricter
+# reading, so a file split by it is never one the API refuses.
+BATCH_MAX_REQUESTS = 50_000
+BATCH_MAX_FILE_BYTES = 200_000_000
+BATCH_ENDPOINT: Final = "/v1/images/generations"  # the API also takes /v1/images/edits; we draw only
+BATCH_WINDOW: Final = "24h"

@@ -65,6 +65,7 @@ class _IconOptions(_Body):
     brand_colors: list[str] | None = None  # with color_scheme brand_colors
     use_cache: bool | None = None
     max_cost_usd: float | None = None
+    priority: str | None = None  # "economy": OpenAI's Batch API, half price, within 24 h
     webhook_url: str | None = None
     webhook_events: list[str] | None = None
 
@@ -96,6 +97,7 @@ class BlogImageRequest(_Body):
     template: str | None = None  # hero, section or photo; the prompt is used as written without
     use_cache: bool | None = None
     max_cost_usd: float | None = None
+    priority: str | None = None  # "economy": OpenAI's Batch API, half price, within 24 h
     webhook_url: str | None = None
     webhook_events: list[str] | None = None
 
@@ -134,6 +136,9 @@ class JobStatus(_Answer):
     status_url: str
     result_url: str
     webhook: Webhook | None = None
+    priority: str = "standard"  # economy: OpenAI's Batch API, half price, within 24 h
+    provider_batches: list[str] = []
+    cancel_requested: bool = False
 
     @property
     def done(self) -> bool:
@@ -146,6 +151,7 @@ class JobAccepted(_Answer):
     total: int
     status_url: str
     result_url: str
+    priority: str = "standard"
 
 
 class Derivative(_Answer):
