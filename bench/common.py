@@ -53,7 +53,8 @@ def run_icon_batch(client: httpx.Client, images: int, poll_seconds: float, **fie
     if accepted.status_code != 202:
         raise RuntimeError(f"the batch was refused: {accepted.status_code} {accepted.text}")
     status_url = accepted.json()["status_url"]
-    while (status := client.get(status_url).json())["state"] in ("queued", "running"):
+    ended = ("completed", "partially_failed", "failed", "cancelled")
+    while (status := client.get(status_url).json())["state"] not in ended:
         time.sleep(poll_seconds)
     return dict(status)
 
