@@ -18,9 +18,10 @@ from imagegen.local.aws import FAKE_CREDENTIALS, EmulatedAws
 from imagegen.local.front import ApiFront
 from imagegen.local.lambdas import LambdaFunction
 from imagegen.local.poller import SqsEventSource, sqs_client
+from imagegen.local.schedules import ScheduleSource
 from imagegen.local.state import Restored
 from imagegen.local.streams import DynamoDbStreamSource, streams_client
-from imagegen.local.template import TEMPLATE_PATH, Template
+from imagegen.local.template import TEMPLATE_PATH, Schedule, Template
 from imagegen.local.websocket import WebSocketFront
 from imagegen.logic.capacity import worker_concurrency
 from imagegen.providers.factory import provider_name
@@ -34,6 +35,8 @@ LOCAL_TOKEN_TTL_SECONDS = 8 * 3600
 _LOCAL_SUB = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
 TEMPLATE_PARAMETERS = ("CORS_ALLOWED_ORIGINS", "WORKER_MAX_RECEIVES")
 WARM_WORKER_CONTAINERS = 2  # started with the stack, so the first items wait for no cold start
+# Every schedule's period, in seconds, instead of the template's rate (tests and demos poll each second).
+SCHEDULE_SECONDS_VARIABLE = "LOCAL_SCHEDULE_SECONDS"
 
 
 class LocalStack:
@@ -73,6 +76,8 @@ class LocalStack:
         self.functions: dict[str, LambdaFunction] = {}
         self.event_sources: list[SqsEventSource] = []
         self.stream_sources: list[DynamoDbStreamSource] = []
+        self.schedule_sources: list[ScheduleSource] = []
+        self.schedule_seconds = _schedule_seconds(self.environ.get(SCHEDULE_SECONDS_VARIABLE))
         self.front: ApiFront | None = None
         self.started_seconds = 0.0
 
@@ -170,8 +175,12 @@ class LocalStack:
         # as after a cold start: a stack that nobody connects to spends no process on it.
         warming = [future for name in sorted(http_functions) for future in self.functions[name].warm()]
         self._create_event_sources()
+        # A scheduled function's work waits anyway (the economy function's provider batches take hours):
+        # it is not warmed, and its first tick or message starts a container, as a cold start does.
+        scheduled = set(self._schedules())
         for source in self.event_sources:
-            warming += source.function.warm(WARM_WORKER_CONTAINERS)
+            if source.function.name not in scheduled:
+                warming += source.function.warm(WARM_WORKER_CONTAINERS)
         self._create_stream_sources()  # not warmed: a stack that runs no job never starts them
         for future in warming:
             future.result(timeout=120)
@@ -179,6 +188,7 @@ class LocalStack:
             source.start()
         for stream_source in self.stream_sources:  # LATEST from here: restored rows are not replayed
             stream_source.start()
+        self._start_schedule_sources()
         auth = template.authorizer_settings()
         self.front = ApiFront(
             self.host,
@@ -239,6 +249,14 @@ class LocalStack:
         scaling = (self.template.sqs_event(name) or {}).get("ScalingConfig", {})
         return int(scaling.get("MaximumConcurrency", 2))
 
+    @staticmethod
+    def _batch_size(name: str, env: dict[str, str], event: dict[str, Any]) -> int:
+        """Records per invocation: the worker's BATCH_SIZE_DEFAULT (the caller's value, else the
+        template's WorkerBatchSize), any other function's event BatchSize (the economy function's 1)."""
+        if name == "WorkerFunction" and env.get("BATCH_SIZE_DEFAULT"):
+            return int(env["BATCH_SIZE_DEFAULT"])
+        return int(event.get("BatchSize", 10))
+
     def _sqs_events(self) -> dict[str, dict[str, Any]]:
         """The template's SQS event of each function that has one."""
         events = {
@@ -256,14 +274,17 @@ class LocalStack:
             if name == "WorkerFunction":  # what the worker checks its capacity against
                 env["BATCH_MAX_CONCURRENT"] = str(concurrency)
             timeout = int(template.function_property(name, "Timeout"))
-            self.functions[name] = LambdaFunction(name, template.code_dir(name), env, timeout, concurrency)
+            # A container more per schedule: in AWS its invocations do not count against the
+            # mapping's MaximumConcurrency, so a poll never waits behind the queue's work.
+            containers = concurrency + len(self._schedules().get(name, []))
+            self.functions[name] = LambdaFunction(name, template.code_dir(name), env, timeout, containers)
             queue = next(q for q, ids in template.physical.items() if ids.get("Arn") == event["Queue"])
             source = SqsEventSource(
                 self.functions[name],
                 sqs_client(self.aws.endpoint),
                 queue_url=template.physical[queue]["Ref"],
                 queue_arn=event["Queue"],
-                batch_size=int(env.get("BATCH_SIZE_DEFAULT") or event.get("BatchSize", 10)),
+                batch_size=self._batch_size(name, env, event),
                 max_concurrency=concurrency,
             )
             self.event_sources.append(source)
@@ -287,6 +308,28 @@ class LocalStack:
             )
             self.stream_sources.append(source)
 
+    def _schedules(self) -> dict[str, list[Schedule]]:
+        """The template's ScheduleV2 events of each function that has any."""
+        found = {
+            name: self.template.schedule_events(name)
+            for name in self.template.of_type("AWS::Serverless::Function")
+        }
+        return {name: schedules for name, schedules in found.items() if schedules}
+
+    def _start_schedule_sources(self) -> None:
+        """A timer per schedule, with the template's rate or LOCAL_SCHEDULE_SECONDS; a function no
+        other source created gets one container (one invocation at a time)."""
+        template = self.template
+        for name, schedules in self._schedules().items():
+            if name not in self.functions:
+                timeout = int(template.function_property(name, "Timeout"))
+                env = self.function_env(name)
+                self.functions[name] = LambdaFunction(name, template.code_dir(name), env, timeout, 1)
+            for schedule in schedules:
+                period = self.schedule_seconds or schedule.period_seconds
+                source = ScheduleSource(self.functions[name], period, schedule.input, schedule.event)
+                self.schedule_sources.append(source.start())
+
     def _invoke(self, function: str, event: dict[str, Any]) -> Any:
         return self.functions[function].invoke(event)
 
@@ -302,7 +345,8 @@ class LocalStack:
         # Side by side: each source waits up to a poll to end, each function about a second for its
         # containers to exit; one after another, that added up to ten seconds a stack.
         with ThreadPoolExecutor(thread_name_prefix="stop") as stopping:
-            list(stopping.map(lambda source: source.stop(), [*self.event_sources, *self.stream_sources]))
+            sources = [*self.schedule_sources, *self.event_sources, *self.stream_sources]
+            list(stopping.map(lambda source: source.stop(), sources))
             list(stopping.map(lambda function: function.close(), self.functions.values()))
         self.aws.stop()
 
@@ -311,3 +355,16 @@ class LocalStack:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _schedule_seconds(value: str | None) -> float | None:
+    """LOCAL_SCHEDULE_SECONDS, checked: a number of seconds above 0, or None (unset or empty)."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if not seconds > 0 or seconds == float("inf"):
+        raise ValueError(f"{SCHEDULE_SECONDS_VARIABLE} must be a number of seconds above 0, not {value!r}")
+    return seconds

@@ -8,6 +8,7 @@ uses is supported, and anything else fails loudly.
 from __future__ import annotations
 
 import functools
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -80,6 +81,34 @@ class WebSocketApiSpec:
     authorizer: str | None  # the $connect authorizer's function
     identity: tuple[str, ...]  # its identity sources: route.request.querystring.ticket
     stage: str
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A function's EventBridge Scheduler event, as the local stack's timer runs it."""
+
+    function: str  # logical id
+    event: str  # the event's name under Events
+    period_seconds: float
+    input: Any  # the Input, parsed: what each invocation receives
+
+
+_RATE = re.compile(r"rate\((?P<value>[1-9][0-9]*) (?P<unit>minute|minutes|hour|hours)\)")
+_UNIT_SECONDS = {"minute": 60, "minutes": 60, "hour": 3600, "hours": 3600}
+
+
+def _schedule(function: str, event: str, props: dict[str, Any]) -> Schedule:
+    """A ScheduleV2 event's resolved properties as a Schedule. Only rate() in minutes or hours is
+    emulated; a cron() or at() expression, or another unit, stops the stack here rather than never firing."""
+    expression = str(props.get("ScheduleExpression", ""))
+    rate = _RATE.fullmatch(expression)
+    if rate is None:
+        raise NotImplementedError(
+            f"{function}.{event}: the local stack runs `rate(N minutes|hours)` schedules only,"
+            f" not {expression!r}"
+        )
+    period = int(rate.group("value")) * _UNIT_SECONDS[rate.group("unit")]
+    return Schedule(function, event, float(period), json.loads(props["Input"]) if "Input" in props else {})
 
 
 def _function_in(uri: Any) -> str:
@@ -210,6 +239,14 @@ class Template:
             if event["Type"] == "DynamoDB":
                 return {name: self.resolve(value) for name, value in event["Properties"].items()}
         return None
+
+    def schedule_events(self, function: str) -> list[Schedule]:
+        """The function's `Type: ScheduleV2` (EventBridge Scheduler) events: rate and input."""
+        return [
+            _schedule(function, name, self.resolve(event["Properties"]))
+            for name, event in self.resources[function]["Properties"].get("Events", {}).items()
+            if event["Type"] == "ScheduleV2"
+        ]
 
     # -- intrinsic functions ----------------------------------------------------------------
     def parameter(self, name: str) -> Any:
