@@ -121,8 +121,9 @@ def test_an_economy_batch_of_20_icons_is_drawn_by_the_batch_api_at_half_the_stan
         Prefer="wait=25",
     ).json()
     assert standard["state"] == "completed"
-    standard_cost = _metadata(client, standard["items"][0])["cost_usd"]
-    assert standard_cost > 0
+    standard_metadata = _metadata(client, standard["items"][0])
+    assert standard_metadata["priority"] == "standard"
+    assert standard_metadata["cost_usd"] > 0
 
     items = client.get(accepted["result_url"]).json()["items"]
     assert len({item["key"] for item in items}) == 20
@@ -131,7 +132,11 @@ def test_an_economy_batch_of_20_icons_is_drawn_by_the_batch_api_at_half_the_stan
         metadata = _metadata(client, item)
         assert metadata["priority"] == "economy"
         assert metadata["provider_batch_id"] in batch_ids
-        assert metadata["cost_usd"] == pytest.approx(standard_cost / 2)
+        if (item["category"], item["variation"]) == ("coffee", 1):  # the standard icon's twin
+            assert metadata["prompt"] == standard_metadata["prompt"]
+            standard_usage = {k: v for k, v in standard_metadata["usage"].items() if v is not None}
+            assert metadata["usage"] == standard_usage  # the same tokens: only the price differs
+            assert metadata["cost_usd"] == pytest.approx(standard_metadata["cost_usd"] / 2)
         full_cost = cost_from_usage(metadata["model"], metadata["usage"])
         assert full_cost is not None
         assert metadata["cost_usd"] == pytest.approx(full_cost / 2)

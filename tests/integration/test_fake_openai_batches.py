@@ -27,8 +27,9 @@ from PIL import Image
 from standardwebhooks import Webhook
 
 from imagegen.local import fake_openai
-from imagegen.local.fake_openai import BATCH_ENDPOINT, FakeOpenAI
+from imagegen.local.fake_openai import FakeOpenAI
 from imagegen.providers.prices import cost_from_usage
+from imagegen.providers.registry import BATCH_ENDPOINT
 from tests.webhook_receiver import Received, Receiver
 
 KEY = "sk-test-fake-openai"

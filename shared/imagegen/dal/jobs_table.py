@@ -455,32 +455,27 @@ class JobsTable:
             if not _is_condition_failure(error):
                 raise
         job_key = {"pk": _pk(batch.job_id), "sk": {"S": "META"}}
-        self._db.update_item(
-            TableName=self.table_name,
-            Key=job_key,
-            UpdateExpression="ADD provider_batches :id SET updated_at = :now",
-            ExpressionAttributeValues={
-                ":id": {"SS": [batch.batch_id]},
-                ":now": {"S": batch.updated_at.isoformat()},
-            },
-        )
-        try:
+        named = {":id": {"SS": [batch.batch_id]}, ":now": {"S": batch.updated_at.isoformat()}}
+        try:  # one write, so that a reader never sees the batch without the state or the other way round
             self._db.update_item(
                 TableName=self.table_name,
                 Key=job_key,
-                UpdateExpression="SET #state = :submitted, started_at = if_not_exists(started_at, :now)",
-                ConditionExpression="#state IN (:queued, :running)",
+                UpdateExpression="ADD provider_batches :id SET updated_at = :now, #state = :submitted, "
+                "started_at = if_not_exists(started_at, :now)",
+                ConditionExpression="#state IN (:queued, :running, :submitted)",
                 ExpressionAttributeNames={"#state": "state"},
-                ExpressionAttributeValues=_values(
-                    submitted=JobState.SUBMITTED.value,
-                    now=batch.updated_at.isoformat(),
-                    queued="queued",
-                    running="running",
-                ),
+                ExpressionAttributeValues=named
+                | _values(submitted=JobState.SUBMITTED.value, queued="queued", running="running"),
             )
         except ClientError as error:
             if not _is_condition_failure(error):
                 raise
+            self._db.update_item(  # it ended meanwhile (a cancel): its batches are still named
+                TableName=self.table_name,
+                Key=job_key,
+                UpdateExpression="ADD provider_batches :id SET updated_at = :now",
+                ExpressionAttributeValues=named,
+            )
 
     def get_provider_batch(self, batch_id: str) -> ProviderBatch | None:
         answer = self._db.get_item(

@@ -125,7 +125,7 @@ class LineResult:
             provider="openai",
             model=spec.model,
             usage=usage,
-            cost_usd=round(full * BATCH_PRICE_FACTOR, 6) if full is not None else None,
+            cost_usd=round(full * BATCH_PRICE_FACTOR, 9) if full is not None else None,
             request_id=self.request_id,
             billed_calls=1,
             details={"provider_batch_id": batch_id},

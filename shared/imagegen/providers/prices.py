@@ -56,4 +56,4 @@ def estimate_image_cost(model: str, width: int, height: int, quality: str, promp
 def estimate_spec_cost(spec: ImageSpec) -> float:
     """USD one item is expected to cost on its own path (economy: half)."""
     full = estimate_image_cost(spec.model, spec.width, spec.height, spec.quality, spec.prompt)
-    return round(full * price_factor(spec.priority), 6)
+    return round(full * price_factor(spec.priority), 9)  # half a micro-dollar stays exact
