@@ -236,6 +236,9 @@ def test_a_closed_compound_splits_only_into_two_words() -> None:
         ("truck drivers", "truck", None),  # a person who works with the thing; no glyph for "driver"
         ("archery ranges", "bow-arrow", None),
         ("pet insurance", "paw", None),
+        ("concert halls", "music", None),
+        ("skate parks", "skate", "tree"),  # kin: a park is trees, not the parking sign
+        ("web designers", "web", None),
     ],
 )
 def test_a_place_container_or_agent_head_hands_the_subject_to_its_modifier(

@@ -144,8 +144,9 @@ _LIGHT_HEADS = _word_set(
 # things (a truck is a truck), so they are listed; they hand over only to a modifier the vocabulary names.
 _PLACE_HEADS = _word_set(
     """
-    truck van cart trailer stall kiosk booth pub bar tank cage hutch kennel aquarium range court
-    vineyard orchard farm plantation insurance loan night day evening weekend morning food
+    truck van cart trailer stall kiosk booth pub bar tank cage hutch kennel range court rink hall
+    arena alley salon lounge park workshop garage vineyard orchard farm plantation insurance loan
+    night day evening weekend morning food
     """
 )
 # People named by what they work with or for: "truck drivers", "dog walkers", "guitar players", "makeup
@@ -154,6 +155,7 @@ _AGENT_HEADS = _word_set(
     """
     driver rider owner worker seller dealer vendor collector lover enthusiast fan walker sitter trainer
     keeper breeder groomer cleaner washer player artist coach therapist stylist technician operator
+    planner organizer organiser supplier designer
     """
 )
 _LIGHT_HEADS = _LIGHT_HEADS | _PLACE_HEADS | _AGENT_HEADS
