@@ -215,6 +215,7 @@ def test_the_offline_metadata_says_what_was_drawn_and_why(tmp_path: Path) -> Non
         ("fishermen", "fish"),  # -men is plural: fisherman -> fishing
         ("carpenters", "hand-saw"),  # a trade (subject_hints.json "trades"), no compound of car
         ("drone pilots", "drone"),  # a trade of a specific thing draws the thing
+        ("emergency plumbers", "pipe-wrench"),  # ... by its icon name only: no car-emergency
     ],
 )
 def test_agent_nouns_draw_their_trade(category: str, glyph: str) -> None:
@@ -239,6 +240,7 @@ def test_a_closed_compound_splits_only_into_two_words() -> None:
         ("concert halls", "music", None),
         ("skate parks", "skate", "tree"),  # kin: a park is trees, not the parking sign
         ("web designers", "web", None),
+        ("boat builders", "sail-boat", None),
     ],
 )
 def test_a_place_container_or_agent_head_hands_the_subject_to_its_modifier(

@@ -155,7 +155,7 @@ _AGENT_HEADS = _word_set(
     """
     driver rider owner worker seller dealer vendor collector lover enthusiast fan walker sitter trainer
     keeper breeder groomer cleaner washer player artist coach therapist stylist technician operator
-    planner organizer organiser supplier designer
+    planner organizer organiser supplier designer builder
     """
 )
 _LIGHT_HEADS = _LIGHT_HEADS | _PLACE_HEADS | _AGENT_HEADS
@@ -470,7 +470,8 @@ def _outranks(modifier: tuple[Pick, int, tuple[str, ...]], head: tuple[Pick, int
     - the head is no icon's own name, only a catalogue's or an alias's (often another sense: "juice" is a
       soda bottle, "sauce" a shaker, "globe" the web), and the modifier is a specific word that is an
       icon's name or a part of one ("watermelon juice" -> fruit-watermelon, "chili sauces" -> chili-hot),
-      unless the head's glyph is named by the modifier too ("baby strollers" -> baby-buggy)."""
+      unless the head's glyph is named by the modifier too ("baby strollers" -> baby-buggy);
+    - the head is a trade and the modifier a specific icon's own name ("drone pilots" -> drone)."""
     (head_pick, head_tier, _), (pick, tier, _) = head, modifier
     if len(head_pick.words) > 1:  # a multi-word name ("tennis ball") is the thing itself
         return False
@@ -478,11 +479,16 @@ def _outranks(modifier: tuple[Pick, int, tuple[str, ...]], head: tuple[Pick, int
         return True
     if head_tier >= PART:
         return tier <= CATALOGUE
-    trade = frozenset(head_pick.words) in _trades()  # "drone pilots": a trade of a specific thing
+    # A trade ("pilots", the catalogue's "plumbers") yields to a specific thing it works with ("drone
+    # pilots"), only by that thing's own icon name: "emergency plumbers" is no car-emergency.
+    head_word = head_pick.words[0]
+    trade = frozenset(head_pick.words) in _trades() or (
+        head_tier == CATALOGUE and head_word.endswith(("er", "ist", "ian"))
+    )
     if (head_tier not in (CATALOGUE, ALIAS, TAIL) and not trade) or len(pick.words) != 1:
         return False
     word = pick.words[0]
-    named = tier <= NAME or word in icon_set.vocabulary().parts
+    named = tier <= NAME or (word in icon_set.vocabulary().parts and not trade)
     specific = len(icon_set.families().get(word, frozenset())) <= _SPECIFIC_FAMILIES
     return named and specific and word not in head_pick.glyph.split("-")
 
