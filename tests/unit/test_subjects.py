@@ -202,3 +202,95 @@ def test_the_offline_metadata_says_what_was_drawn_and_why(tmp_path: Path) -> Non
         "companions": [],
         "setting": {"glyph": "table-furniture", "words": ["table"]},
     }
+
+
+@pytest.mark.parametrize(
+    ("category", "glyph"),
+    [
+        ("motorcyclist gear", "motorbike"),  # -ist: motorcycl + e (was car: motor + cyclist's rest)
+        ("violinists", "violin"),  # -ist: the instrument's own name
+        ("librarians", "library"),  # -ian: librar + y
+        ("roofers", "home-roof"),  # -er: roof, an icon's name less its kind (home-)
+        ("sailors", "sail-boat"),  # -or: sail
+        ("fishermen", "fish"),  # -men is plural: fisherman -> fishing
+        ("carpenters", "hand-saw"),  # a trade (subject_hints.json "trades"), no compound of car
+        ("drone pilots", "drone"),  # a trade of a specific thing draws the thing
+        ("emergency plumbers", "pipe-wrench"),  # ... by its icon name only: no car-emergency
+    ],
+)
+def test_agent_nouns_draw_their_trade(category: str, glyph: str) -> None:
+    assert subjects.choose(_icon(category)).subject.glyph == glyph
+
+
+def test_a_closed_compound_splits_only_into_two_words() -> None:
+    assert subjects._compound_word("carpenter") is None  # "penter" is no word
+    assert subjects._compound_word("firefighter") == ("fire", subjects.PART)  # fighter -> fight
+
+
+@pytest.mark.parametrize(
+    ("category", "glyph", "companion"),
+    [
+        ("karaoke bars", "microphone-variant", None),  # a place of a trade: not a cocktail glass
+        ("turtle tanks", "turtle", "tank"),  # a container
+        ("taco trucks", "taco", "truck"),  # a vehicle
+        ("truck rentals", "truck", None),  # ... unless it is all there is before a light head
+        ("truck drivers", "truck", None),  # a person who works with the thing; no glyph for "driver"
+        ("archery ranges", "bow-arrow", None),
+        ("pet insurance", "paw", None),
+        ("concert halls", "music", None),
+        ("skate parks", "skate", "tree"),  # kin: a park is trees, not the parking sign
+        ("web designers", "web", None),
+        ("boat builders", "sail-boat", None),
+    ],
+)
+def test_a_place_container_or_agent_head_hands_the_subject_to_its_modifier(
+    category: str, glyph: str, companion: str | None
+) -> None:
+    chosen = subjects.choose(_icon(category))
+    assert chosen.subject.glyph == glyph
+    companions = [pick.glyph for pick in chosen.companions]
+    assert companion in companions if companion else companions == []
+
+
+@pytest.mark.parametrize(
+    ("category", "glyph"),
+    [
+        ("hot dog stands", "food-hot-dog"),  # "hot" is kept: it starts a name (food-hot-dog less food-)
+        ("grape vineyards", "fruit-grapes"),  # fruit-grapes less its kind names a grape
+        ("ping pong tables", "table-tennis"),  # a modifier's multi-word name beats a one-word head
+        ("first aid kits", "medical-bag"),  # an alias of three words, before its parts
+        ("personal trainers", "weight-lifter"),  # an adjective that starts a trade's name
+    ],
+)
+def test_the_longest_known_phrase_wins_over_its_parts(category: str, glyph: str) -> None:
+    assert subjects.choose(_icon(category)).subject.glyph == glyph
+
+
+@pytest.mark.parametrize(
+    ("prompt", "glyph", "setting"),
+    [
+        ("Children building a sandcastle on the beach", "castle", "beach"),  # what they act on
+        ("A woman reading a book by the window", "book", "curtains"),
+        ("A couple walking on the beach at sunset", "walk", "beach"),  # no object: what they do
+        ("A pharmacist handing out medicine", "pill", None),  # a trade is a subject of its own
+        ("A baker pulling croissants from the oven", "baguette", None),
+    ],
+)
+def test_a_person_yields_to_what_they_act_on_and_a_trade_does_not(
+    prompt: str, glyph: str, setting: str | None
+) -> None:
+    chosen = subjects.choose(_blog(prompt))
+    assert chosen.subject.glyph == glyph
+    assert (chosen.setting.glyph if chosen.setting else None) == setting
+
+
+def test_a_companion_takes_the_sense_nearest_the_subject() -> None:
+    chosen = subjects.choose(_icon("craft beer", custom_elements=("bottle", "glass", "dog")))
+    # A bottle beside a beer is a drink's bottle, not baby-bottle; a glass a mug, not spectacles; an icon's
+    # own name ("dog") keeps its sense, though food-hot-dog shares the beer's kind.
+    assert [pick.glyph for pick in chosen.companions] == ["bottle-soda", "glass-mug", "dog"]
+    assert (
+        subjects.choose(_icon("baby shower", custom_elements=("bottle",))).companions[0].glyph
+        == "baby-bottle"
+    )
+    assert subjects.choose(_icon("beer bottles")).subject.glyph == "bottle-soda"  # the head's sense too

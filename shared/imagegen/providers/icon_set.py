@@ -268,10 +268,15 @@ _IRREGULAR = {
 }
 
 
+_MEN_NOUNS = frozenset(["specimen", "abdomen", "regimen", "acumen", "stamen", "omen", "semen", "hymen"])
+
+
 def singular(word: str) -> str:
     """The singular of an English noun, by rule and a short list of exceptions ("knives" -> "knife")."""
     if word in _IRREGULAR:
         return _IRREGULAR[word]
+    if word.endswith("men") and len(word) > 5 and word not in _MEN_NOUNS:  # fishermen, firemen
+        return word[:-3] + "man"
     if len(word) <= 3 or word.endswith(("ss", "us", "is", "ics")) or not word.endswith("s"):
         return word
     for suffix, replacement in (
@@ -297,6 +302,7 @@ class Vocabulary:
 
     names: dict[frozenset[str], str]  # "3d printer" -> printer-3d; "airballoon" -> airballoon
     aliases: dict[frozenset[str], str]  # "stroller" -> baby-buggy
+    tails: dict[frozenset[str], str]  # a name without its kind: "hot dog" -> food-hot-dog, "grape"
     parts: dict[str, tuple[str, ...]]  # "apple" -> food-apple, ...: things whose name holds the word
 
 
@@ -324,12 +330,24 @@ def vocabulary() -> Vocabulary:
             aliases.setdefault(_key(alias), name)
         for part in name.split("-"):  # as written: "stick" is not one of hockey-sticks
             parts[part].append(name)
+    # A name less its first part (the kind: food-, fruit-, home-) names the thing, for words no icon's
+    # name or alias claims: "hot dog" -> food-hot-dog, "grape" -> fruit-grapes, "roof" -> home-roof.
+    # Not a word that is itself a kind ("bag": bag-personal, ... not iv-bag).
+    kinds = frozenset(singular(name.split("-")[0]) for name in icons)
+    tails: dict[frozenset[str], str] = {}
+    for name in ordered:
+        rest = name.split("-")[1:]
+        if rest and plain(name) and name in things and not rest[-1].isdigit():
+            key = _key("-".join(rest))
+            nouns = all(len(w) > 2 and w.isalpha() and not w.endswith(("ing", "ed")) for w in key)
+            if nouns and key not in names and key not in aliases and not (len(key) == 1 and key <= kinds):
+                tails.setdefault(key, name)
     # MDI names put the kind first and the thing last (food-apple, flower-tulip; glass-tulip is a glass):
     # names that end with the word come first.
     ending = {
         part: tuple(sorted(found, key=lambda n: n.split("-")[-1] != part)) for part, found in parts.items()
     }
-    return Vocabulary(names, aliases, ending)
+    return Vocabulary(names, aliases, tails, ending)
 
 
 @cache
@@ -342,6 +360,11 @@ def families() -> dict[str, frozenset[str]]:
             for part in text.split("-"):
                 found[singular(part)].add(name.split("-")[0])
     return {word: frozenset(names) for word, names in found.items()}
+
+
+def tags(name: str) -> frozenset[str]:
+    """The icon's MDI tags (its kinds of thing: "Food / Drink", "Animal"); empty for an unknown name."""
+    return frozenset(_icons().get(name, ((), ()))[1])
 
 
 def has_icon(name: str) -> bool:

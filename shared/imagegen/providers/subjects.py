@@ -15,17 +15,28 @@ takes ~1.5 ms. Measured figures: README, "offline provider".
 The grammar, in order:
 - words split at prepositions, conjunctions and verbs into noun phrases; the first phrase is the subject,
   a locative prepositional phrase ("on a wooden table", "at dawn") the setting, the rest companions;
-- in a noun phrase the head is the last noun (adjectives skipped), but multi-word names come first
-  ("3d printer", "garden furniture", "hot air balloon");
-- a light head (a service, a shop, an activity: "rentals", "restaurants", "grooming") hands the subject
-  to its modifier ("kayak", "sushi", "dog") and becomes a companion; "a cup of coffee" draws coffee;
+  a first phrase that is a person named by no trade ("children", "a woman") yields to what they act on
+  ("building a sandcastle"), else to what they do ("meditating");
+- in a noun phrase the head is the last noun (adjectives skipped unless they start a name: "hot dog"),
+  but multi-word names come first ("3d printer", "garden furniture", "hot air balloon");
+- a light head (a service, a shop, an activity: "rentals", "restaurants", "grooming"; a place,
+  container or vehicle of a trade: "bars", "tanks", "trucks"; a person who works with a thing:
+  "drivers", "walkers") hands the subject to its modifier ("kayak", "karaoke", "taco") and becomes a
+  companion; "a cup of coffee" draws coffee;
 - a one-word head also yields to a modifier when its own glyph is a guess, or only an alias or a
-  catalogue's (another sense: "juice" is a soda bottle) and the modifier is a specific icon name
-  ("watermelon juice", "chili sauces"); specific: its icons are of at most two families (_outranks);
-- a word finds its glyph by curated hint or kin (data/subject_hints.json: hints for measured misses,
-  kin for common words the icon set lacks: pony -> horse), an icon's name, a catalogue category's name
-  or alias, an icon's alias, an icon whose name holds the word, then the parts of a closed compound
-  ("surfboard" -> surf -> surfing).
+  catalogue's (another sense: "juice" is a soda bottle) or a trade's, and the modifier is a specific
+  icon name ("watermelon juice", "chili sauces", "drone pilots"); specific: its icons are of at most
+  two families (_outranks); a modifier's multi-word name always does ("ping pong tables");
+- an agent noun finds its trade's glyph by its stem ("violinist" -> violin, "roofer" -> roof,
+  "librarian" -> library, "sailor" -> sail) or by the curated trades (data/subject_hints.json:
+  "baker" -> baguette);
+- a head or companion known only by alias or guess takes the sense nearest its neighbour's kind (MDI
+  tags: a "bottle" beside a beer is bottle-soda, not baby-bottle);
+- a word finds its glyph by curated hint, kin or trade (data/subject_hints.json: hints for measured
+  misses, kin for common words the icon set lacks: pony -> horse), an icon's name, a catalogue
+  category's name or alias, an icon's alias, an icon's name less its kind ("grape" -> fruit-grapes),
+  an icon whose name holds the word, then the parts of a closed compound when both parts are words
+  ("surfboard" -> surf -> surfing; "carpenter" is not car + penter).
 """
 
 from __future__ import annotations
@@ -128,6 +139,26 @@ _LIGHT_HEADS = _word_set(
     event
     """
 )
+# Places, containers and vehicles of a trade, and the time of an event: "karaoke bars", "turtle tanks",
+# "taco trucks", "coffee carts", "archery ranges", "karaoke night". The icon set cannot tell these from
+# things (a truck is a truck), so they are listed; they hand over only to a modifier the vocabulary names.
+_PLACE_HEADS = _word_set(
+    """
+    truck van cart trailer stall kiosk booth pub bar tank cage hutch kennel range court rink hall
+    arena alley salon lounge park workshop garage vineyard orchard farm plantation insurance loan
+    night day evening weekend morning food
+    """
+)
+# People named by what they work with or for: "truck drivers", "dog walkers", "guitar players", "makeup
+# artists", "window cleaners": the modifier is the subject; alone, the word is its own trade.
+_AGENT_HEADS = _word_set(
+    """
+    driver rider owner worker seller dealer vendor collector lover enthusiast fan walker sitter trainer
+    keeper breeder groomer cleaner washer player artist coach therapist stylist technician operator
+    planner organizer organiser supplier designer builder
+    """
+)
+_LIGHT_HEADS = _LIGHT_HEADS | _PLACE_HEADS | _AGENT_HEADS
 _ADJECTIVES = _word_set(
     """
     fresh wooden modern old new vintage antique small large big little tiny huge calm stormy sunny
@@ -148,13 +179,15 @@ _ADJECTIVE_SUFFIXES = ("ful", "ous", "ive", "less", "ish", "ed")
 # People named by no trade: what they do is the subject ("a person meditating" draws meditation).
 _PERSONS = _word_set(
     """
-    person people man woman someone couple friend adult individual crowd
+    person people man woman someone couple friend adult individual crowd child kid boy girl student
+    pupil hand tourist traveler traveller visitor customer guest teenager toddler
     """
 )
 # Glyph tiers, strongest first: a curated hint, an icon's name, a catalogue category's name or alias
-# (curated for this project), an icon's alias (MDI's, broader: "language" is a globe), an icon whose
-# name holds the word, the renderer's broad category hints. PART and BROAD are guesses, not names.
-HINT, NAME, CATALOGUE, ALIAS, PART, BROAD = range(6)
+# (curated for this project), an icon's alias (MDI's, broader: "language" is a globe), an icon's name
+# less its kind ("hot dog": food-hot-dog; never a companion's reason), an icon whose name holds the
+# word, the renderer's broad category hints. PART and BROAD are guesses, not names.
+HINT, NAME, CATALOGUE, ALIAS, TAIL, PART, BROAD = range(7)
 
 
 @dataclass(frozen=True)
@@ -173,8 +206,14 @@ def _hints() -> dict[frozenset[str], str]:
     data = json.loads(resources.files("imagegen").joinpath("data/subject_hints.json").read_text())
     return {
         frozenset(icon_set.singular(w) for w in key.split()): name
-        for key, name in {**data["kin"], **data["hints"]}.items()
+        for key, name in {**data["kin"], **data["trades"], **data["hints"]}.items()
     }
+
+
+@cache
+def _trades() -> frozenset[frozenset[str]]:
+    data = json.loads(resources.files("imagegen").joinpath("data/subject_hints.json").read_text())
+    return frozenset(frozenset(icon_set.singular(w) for w in key.split()) for key in data["trades"])
 
 
 # A word is specific when the icons it names or aliases belong to at most this many families (the first
@@ -286,10 +325,14 @@ def _forms(word: str) -> list[str]:
     """The word and its near kin in the lexicon: the activity of an agent ("hiker" -> hiking, "cyclist"
     -> cycling), the noun or agent of an activity ("meditating" -> meditation, "beekeeping" -> beekeeper)."""
     forms = [word, word + "ing"]
-    if word.endswith("er") and len(word) > 4:
-        forms += [word[:-2] + "ing", word[:-1] + "ing", word[:-2]]
-    if word.endswith("ist") and len(word) > 5:
-        forms += [word[:-3] + "ing", word[:-3]]
+    if word.endswith(("er", "or")) and len(word) > 4:  # baker -> bake, potter -> pot, sailor -> sail
+        forms += [word[:-2] + "ing", word[:-1] + "ing", word[:-2], word[:-1]]
+        if word[-3] == word[-4]:
+            forms += [word[:-3]]
+    if word.endswith("ist") and len(word) > 5:  # motorcyclist -> motorcycle, pharmacist -> pharmacy
+        forms += [word[:-3] + "ing", word[:-3], word[:-3] + "e", word[:-3] + "y"]
+    if word.endswith("ian") and len(word) > 5:  # musician -> music, librarian -> library
+        forms += [word[:-3], word[:-3] + "y"]
     if word.endswith("ing") and len(word) > 5:
         forms += [word[:-3], word[:-3] + "e", word[:-3] + "ion", word[:-3] + "er"]
     if word.endswith("man") and len(word) > 6:  # "fisherman" -> fisher -> fishing
@@ -303,7 +346,7 @@ def _lookup(words: tuple[str, ...]) -> tuple[str, int] | None:
     if found or len(words) > 1:
         return found
     for form in _forms(words[0])[1:]:  # kin only by a name, never by a guess
-        if (kin := _exact((form,))) and kin[1] <= ALIAS:
+        if (kin := _exact((form,))) and kin[1] <= TAIL:
             return kin
     vocabulary = icon_set.vocabulary()
     if words[0] in vocabulary.parts:
@@ -321,7 +364,10 @@ def _compound_word(word: str) -> tuple[str, int] | None:
     surf -> surfing, "firefighter" -> fire); always a guess (PART)."""
     if len(word) < 7:
         return None
+    # Both parts must be words ("carpenter" is not car + penter, "motorcyclist" not motor + cyclist's
+    # rest): a word is one the icon set's names or aliases hold, or a form of one ("fighter" -> fight).
     splits = [(word[:cut], word[cut:]) for cut in range(3, len(word) - 2)]
+    splits = [(left, right) for left, right in splits if _is_word(left) and _is_word(right)]
     for _, right in splits:
         if (found := _exact((right,))) and found[1] <= NAME:
             return found[0], PART
@@ -330,6 +376,12 @@ def _compound_word(word: str) -> tuple[str, int] | None:
             if (found := _exact((form,))) and found[1] <= ALIAS:
                 return found[0], PART
     return None
+
+
+def _is_word(part: str) -> bool:
+    """True when a part of a closed compound is an English word the vocabulary knows, in some form."""
+    known = icon_set.families()
+    return any(form in known or frozenset([form]) in _hints() for form in _forms(part))
 
 
 def _exact(words: tuple[str, ...]) -> tuple[str, int] | None:
@@ -344,11 +396,24 @@ def _exact(words: tuple[str, ...]) -> tuple[str, int] | None:
         return _catalogue()[key], CATALOGUE
     if key in vocabulary.aliases:
         return vocabulary.aliases[key], ALIAS
+    if key in vocabulary.tails:
+        return vocabulary.tails[key], TAIL
     return None
 
 
 def _nouns(words: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(w for w in words if not _is_adjective(w)) or words
+    """The words but adjectives, unless an adjective starts a name with the words after it: "hot dog
+    stands" keeps "hot" (a hot dog, not a dog), "personal trainers" keeps "personal"."""
+    kept = [w for at, w in enumerate(words) if not _is_adjective(w) or _starts_name(words[at:])]
+    return tuple(kept) or words
+
+
+def _starts_name(words: tuple[str, ...]) -> bool:
+    for end in range(len(words), 1, -1):
+        found = _exact(words[:end])
+        if found and found[1] <= TAIL:
+            return True
+    return False
 
 
 def _name_in(words: tuple[str, ...]) -> tuple[Pick, int, tuple[str, ...]] | None:
@@ -362,16 +427,26 @@ def _name_in(words: tuple[str, ...]) -> tuple[Pick, int, tuple[str, ...]] | None
     last = len(nouns) - 1
     modifiers = [end for end in range(last - 1, -1, -1) if nouns[end] not in _LIGHT_HEADS]
     if nouns[-1] in _LIGHT_HEADS and last:
-        order = [(last, 2, CATALOGUE), *((end, 1, BROAD) for end in modifiers), (last, 1, BROAD)]
+        lights = [end for end in range(last - 1, -1, -1) if nouns[end] in _LIGHT_HEADS]  # "truck rentals"
+        order = [
+            (last, 2, TAIL),
+            *((end, 1, BROAD) for end in modifiers),
+            *((end, 1, NAME) for end in lights),
+            (last, 1, BROAD),
+        ]
         for end, shortest, weakest in order:
             if found := _longest(nouns, end, shortest, weakest):
                 return found
         return None
     head = _longest(nouns, last, 1, BROAD)
+    nearest = None
     for end in modifiers:
         named = _longest(nouns, end, 1, BROAD)
         if named and (head is None or _outranks(named, head)):
             return named
+        nearest = nearest or named
+    if head and nearest and head[1] > NAME:  # "beer bottles": the bottle of beer's kind
+        return _sense(head[0], nearest[0].glyph), head[1], head[2]
     return head
 
 
@@ -395,23 +470,51 @@ def _outranks(modifier: tuple[Pick, int, tuple[str, ...]], head: tuple[Pick, int
     - the head is no icon's own name, only a catalogue's or an alias's (often another sense: "juice" is a
       soda bottle, "sauce" a shaker, "globe" the web), and the modifier is a specific word that is an
       icon's name or a part of one ("watermelon juice" -> fruit-watermelon, "chili sauces" -> chili-hot),
-      unless the head's glyph is named by the modifier too ("baby strollers" -> baby-buggy)."""
+      unless the head's glyph is named by the modifier too ("baby strollers" -> baby-buggy);
+    - the head is a trade and the modifier a specific icon's own name ("drone pilots" -> drone)."""
     (head_pick, head_tier, _), (pick, tier, _) = head, modifier
     if len(head_pick.words) > 1:  # a multi-word name ("tennis ball") is the thing itself
         return False
+    if len(pick.words) > 1 and tier <= TAIL:  # ... and so is a modifier's ("ping pong tables")
+        return True
     if head_tier >= PART:
         return tier <= CATALOGUE
-    if head_tier not in (CATALOGUE, ALIAS) or len(pick.words) != 1:
+    # A trade ("pilots", the catalogue's "plumbers") yields to a specific thing it works with ("drone
+    # pilots"), only by that thing's own icon name: "emergency plumbers" is no car-emergency.
+    head_word = head_pick.words[0]
+    trade = frozenset(head_pick.words) in _trades() or (
+        head_tier == CATALOGUE and head_word.endswith(("er", "ist", "ian"))
+    )
+    if (head_tier not in (CATALOGUE, ALIAS, TAIL) and not trade) or len(pick.words) != 1:
         return False
     word = pick.words[0]
-    named = tier <= NAME or word in icon_set.vocabulary().parts
+    named = tier <= NAME or (word in icon_set.vocabulary().parts and not trade)
     specific = len(icon_set.families().get(word, frozenset())) <= _SPECIFIC_FAMILIES
     return named and specific and word not in head_pick.glyph.split("-")
+
+
+def _sense(pick: Pick, near: str) -> Pick:
+    """The sense of a one-word pick nearest to a glyph it stands beside: when its glyph shares no MDI tag
+    (kind of thing) with `near`, the first icon whose name holds the word and shares one ("bottle" beside
+    beer: bottle-soda, not baby-bottle; "glass": glass-mug, not glasses); else the pick as it is. An icon's
+    own name, as written, is never re-sensed ("dog" beside a beer stays a dog, not a hot dog)."""
+    word = icon_set.singular(pick.words[0].strip().lower()) if len(pick.words) == 1 else ""
+    if not word.isalpha() or pick.glyph == word:  # one word only ("a bottle of beer" is no sense)
+        return pick
+    kinds = icon_set.tags(near)
+    if not kinds or kinds & icon_set.tags(pick.glyph):
+        return pick
+    for name in icon_set.vocabulary().parts.get(word, ()):
+        if kinds & icon_set.tags(name):
+            return Pick(name, pick.words)
+    return pick
 
 
 def _companion(words: tuple[str, ...]) -> Pick | None:
     """A companion only by an icon's own name or alias: "craft" (the catalogue's Arts & Crafts) must not
     draw scissors beside a craft beer."""
+    if words[-1] in _AGENT_HEADS:  # "truck drivers": a driver is no thing to draw beside the truck
+        return None
     found = _lookup(words)
     return Pick(found[0], words) if found and found[1] in (HINT, NAME, ALIAS) else None
 
@@ -437,19 +540,29 @@ def choose(spec: ImageSpec) -> Subject:
     text = _text(spec)
     picks: list[Pick] = []  # the subject first, then companions
     setting: Pick | None = None
+    # A person named by no trade ("children", "a woman") yields to what they act on ("building a
+    # sandcastle", "reading books"), else to what they do ("meditating"), else is the subject.
+    person: list[Pick] = []
+    action: Pick | None = None
+    later: list[Pick] = []  # places after the setting ("at sunset"): companions, never the subject
     for index, phrase in enumerate(phrases(text)):
         named = _name_in(phrase.words)
-        action = _lookup((phrase.action,)) if phrase.action else None
-        if index == 0 and action and action[1] <= ALIAS and _nouns(phrase.words)[-1] in _PERSONS:
-            picks.append(Pick(action[0], (phrase.action or "",)))
+        if index == 0 and _nouns(phrase.words)[-1] in _PERSONS:
+            found = _lookup((phrase.action,)) if phrase.action else None
+            action = Pick(found[0], (phrase.action or "",)) if found and found[1] <= ALIAS else None
+            person = [named[0]] if named else []
+            continue
         if named is None:
             continue
         pick, _, rest = named
-        if setting is None and picks and phrase.preposition in _LOCATIVE:
+        locative = phrase.preposition in _LOCATIVE and bool(picks or action)
+        if setting is None and locative:
             setting = pick
         else:
-            picks.append(pick)
-        picks.extend(p for p in (_companion((w,)) for w in reversed(rest)) if p)
+            (later if locative else picks).append(pick)
+        (later if locative else picks).extend(p for p in (_companion((w,)) for w in reversed(rest)) if p)
+    picks = [*picks, *person] if picks else [*([action] if action else []), *person]
+    picks += later
     alternatives = [n for n in icon_set.search(text, limit=4) if n != icon_set.FALLBACK]
     if spec.catalogue_icon:
         alternatives.insert(0, spec.catalogue_icon)
@@ -458,7 +571,7 @@ def choose(spec: ImageSpec) -> Subject:
     elif not picks:  # nothing in the words (a typo, an unknown trade): the catalogue's match, the index
         picks.append(Pick(alternatives[0] if alternatives else icon_set.FALLBACK, tuple(_tokens(text))))
     subject = picks[0]
-    elements = [p for p in map(_element, spec.custom_elements) if p]
+    elements = [_sense(p, subject.glyph) for p in map(_element, spec.custom_elements) if p]
     return Subject(
         subject=subject,
         companions=_distinct(elements, picks[1:], subject, setting),
