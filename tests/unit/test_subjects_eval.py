@@ -6,8 +6,10 @@ and its hints; the "held_out" split was written afterwards, and its misses led t
 general vocabulary (kin: words the icon set lacks), never a per-item hint; it has been looked at since.
 The "held_out_2" split was written and committed before a round of general rules (compounds, kin,
 specific modifiers) and scored once, after them (0.826 / 0.700); the next round (agent nouns, place
-heads, names before their parts, sense by kind) looked at its misses, so it is no longer unseen. The
-README states all three.
+heads, names before their parts, sense by kind) looked at its misses, so it is no longer unseen.
+The "held_out_3" split (113 categories, 35 prompts) was written by a session that saw neither the rules
+nor their results, kept outside the repository while that round ran, and scored once after it:
+0.690 / 0.829. The README states all four.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ EVAL: dict[str, list[dict[str, Any]]] = json.loads(
 )
 ICONS, BLOG = EVAL["icons"], EVAL["blog"]
 # Floors at the measured figures (tuning 110/117 and 38/38, held_out 49/55 and 18/18, held_out_2 66/69
-# and 20/20), above issue 14's targets (0.9 icons, 0.8 blog), so that a change that loses ground fails.
+# and 20/20, held_out_3 78/113 and 29/35), so that a change that loses ground fails. held_out_3 is below
+# issue 14's icon target (0.9): its floor is the honest figure, not the target.
 TARGETS = {
     ("icons", "tuning"): 0.94,
     ("blog", "tuning"): 1.0,
@@ -37,6 +40,8 @@ TARGETS = {
     ("blog", "held_out"): 1.0,
     ("icons", "held_out_2"): 0.95,
     ("blog", "held_out_2"): 1.0,
+    ("icons", "held_out_3"): 0.69,
+    ("blog", "held_out_3"): 0.82,
 }
 
 
@@ -110,7 +115,7 @@ def test_the_issues_examples_show_their_subject() -> None:
     assert wrong == []
 
 
-@pytest.mark.parametrize("split", ["tuning", "held_out", "held_out_2"])
+@pytest.mark.parametrize("split", ["tuning", "held_out", "held_out_2", "held_out_3"])
 def test_top1_relevance(split: str, capsys: pytest.CaptureFixture[str]) -> None:
     named = _catalogue_texts()
     icons = [i for i in ICONS if i["split"] == split and normalize(i["input"]) not in named]
