@@ -294,3 +294,47 @@ def test_a_companion_takes_the_sense_nearest_the_subject() -> None:
         == "baby-bottle"
     )
     assert subjects.choose(_icon("beer bottles")).subject.glyph == "bottle-soda"  # the head's sense too
+
+
+@pytest.mark.parametrize(
+    ("category", "glyph", "before"),
+    [
+        # A word an icon's name ends with is never stemmed: containers are no "contain".
+        ("freight containers", "train-car-container", "contain"),
+        # A word only an icon's alias holds is that icon, a guess that yields to a modifier's name.
+        ("playground equipment", "slide", "play"),  # playground-slide, not play + ground
+        ("hearing aids", "ear-hearing", "bandage"),  # not first-aid's bandage
+        # A verb's stem only by an icon's own name: "driving" is no tape-drive (kin: a car).
+        ("driving lessons", "car", "tape-drive"),
+        # Service and route nouns are light heads: the change, the crossing is of the thing.
+        ("tyre changes", "tire", "key-change"),
+        ("level crossings", "oil-level", "cross"),
+        # A category's alias (heels of Shoes, chess of Board Games) yields to the icon named by the word.
+        ("stiletto heels", "shoe-heel", "shoe-sneaker"),
+        ("chess sets", "chess-king", "puzzle"),
+        # A symbol's multi-word name still names a thing; a closed compound joins by alias too.
+        ("file cabinets", "file-cabinet", "bookshelf"),
+        ("camper van rentals", "rv-truck", "tent"),
+        # A participle's stem may need its e back: ice skating is the ice skate.
+        ("ice skating lessons", "skate", "ice-pop"),
+    ],
+)
+def test_stems_stop_at_known_words_and_a_named_icon_beats_a_broad_match(
+    category: str, glyph: str, before: str | None
+) -> None:
+    chosen = subjects.choose(_icon(category)).subject.glyph
+    assert chosen == glyph
+    assert chosen != before  # what the rules before this round drew
+
+
+@pytest.mark.parametrize(
+    ("prompt", "glyph"),
+    [
+        ("A family of pigs in the mud", "pig"),  # a group word hands the subject to what follows "of"
+        ("A team of horses pulling a plough", "horse"),
+        ("A teapot on a stove", "kettle"),  # kin: words the icon set lacks
+        ("A cargo ship in a storm", "ferry"),
+    ],
+)
+def test_a_group_of_things_draws_the_things(prompt: str, glyph: str) -> None:
+    assert subjects.choose(_blog(prompt)).subject.glyph == glyph

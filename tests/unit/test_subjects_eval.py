@@ -9,7 +9,9 @@ specific modifiers) and scored once, after them (0.826 / 0.700); the next round 
 heads, names before their parts, sense by kind) looked at its misses, so it is no longer unseen.
 The "held_out_3" split (113 categories, 35 prompts) was written by a session that saw neither the rules
 nor their results, kept outside the repository while that round ran, and scored once after it:
-0.690 / 0.829. The README states all four.
+0.690 / 0.829 (the fair figure). The next round (stems that stop at known words, a category's alias
+yielding to the icon named by its word, service and route heads, group words) looked at its misses, so
+it is no longer unseen. The README states all four.
 """
 
 from __future__ import annotations
@@ -30,18 +32,18 @@ EVAL: dict[str, list[dict[str, Any]]] = json.loads(
     (Path(__file__).parents[1] / "data" / "subject_eval.json").read_text()
 )
 ICONS, BLOG = EVAL["icons"], EVAL["blog"]
-# Floors at the measured figures (tuning 110/117 and 38/38, held_out 49/55 and 18/18, held_out_2 66/69
-# and 20/20, held_out_3 78/113 and 29/35), so that a change that loses ground fails. held_out_3 is below
-# issue 14's icon target (0.9): its floor is the honest figure, not the target.
+# Floors at the measured figures (tuning 110/117 and 38/38, held_out 49/55 and 18/18, held_out_2 67/69
+# and 20/20, held_out_3 94/113 and 34/35 after a round that looked at it), so that a change that loses
+# ground fails. held_out_3 is below issue 14's icon target (0.9): its floor is the measured figure.
 TARGETS = {
     ("icons", "tuning"): 0.94,
     ("blog", "tuning"): 1.0,
     ("icons", "held_out"): 0.89,
     ("blog", "held_out"): 1.0,
-    ("icons", "held_out_2"): 0.95,
+    ("icons", "held_out_2"): 0.97,
     ("blog", "held_out_2"): 1.0,
-    ("icons", "held_out_3"): 0.69,
-    ("blog", "held_out_3"): 0.82,
+    ("icons", "held_out_3"): 0.83,
+    ("blog", "held_out_3"): 0.97,
 }
 
 

@@ -304,6 +304,7 @@ class Vocabulary:
     aliases: dict[frozenset[str], str]  # "stroller" -> baby-buggy
     tails: dict[frozenset[str], str]  # a name without its kind: "hot dog" -> food-hot-dog, "grape"
     parts: dict[str, tuple[str, ...]]  # "apple" -> food-apple, ...: things whose name holds the word
+    alias_parts: dict[str, tuple[str, ...]]  # "playground" -> seesaw, slide: things an alias holds it for
 
 
 @cache
@@ -322,7 +323,10 @@ def vocabulary() -> Vocabulary:
     aliases: dict[frozenset[str], str] = {}
     parts: dict[str, list[str]] = collections.defaultdict(list)
     for name in ordered:
-        if not plain(name) or name not in things:
+        if not plain(name):
+            continue
+        if name not in things:
+            _claim_symbol(name, names, aliases)
             continue
         names.setdefault(_key(name), name)
         names.setdefault(frozenset([name.replace("-", "")]), name)  # "sail boat" -> "sailboat" -> sail-boat
@@ -347,7 +351,39 @@ def vocabulary() -> Vocabulary:
     ending = {
         part: tuple(sorted(found, key=lambda n: n.split("-")[-1] != part)) for part, found in parts.items()
     }
-    return Vocabulary(names, aliases, tails, ending)
+    return Vocabulary(names, aliases, tails, ending, _alias_parts(ordered, things))
+
+
+def _claim_symbol(name: str, names: dict[frozenset[str], str], aliases: dict[frozenset[str], str]) -> None:
+    """A symbol's name or alias of two words or more still names a thing: "file cabinet", "filing
+    cabinet" (Files / Folders); one word does not ("table" is a spreadsheet)."""
+    for text in (name, *_icons()[name][0]):
+        if "-" in text:
+            (names if text == name else aliases).setdefault(_key(text), name)
+
+
+def _alias_parts(ordered: list[str], things: frozenset[str]) -> dict[str, tuple[str, ...]]:
+    """Word -> the things whose alias holds it beside other words ("playground" -> slide, seesaw, of
+    playground-slide); a variant's alias counts for its base ("dairy-free" of cow-off: the cow)."""
+    icons = _icons()
+    found: dict[str, list[str]] = collections.defaultdict(list)
+    for name in ordered:
+        base = _base(name, icons)
+        if base not in things:
+            continue
+        for alias in icons[name][0]:
+            for part in _key(alias) - _key(name) - _VARIANT_WORDS - {"free", "emoji", "emoticon"}:
+                if base not in found[part]:
+                    found[part].append(base)
+    return {part: tuple(names) for part, names in found.items()}
+
+
+def _base(name: str, icons: dict[str, tuple[list[str], list[str]]]) -> str:
+    """The icon a variant draws a state of (cow-off -> cow, beer-outline -> beer); else the name itself."""
+    parts = name.split("-")
+    while len(parts) > 1 and parts[-1] in _VARIANT_WORDS and "-".join(parts[:-1]) in icons:
+        parts = parts[:-1]
+    return "-".join(parts)
 
 
 @cache

@@ -19,10 +19,10 @@ The grammar, in order:
   ("building a sandcastle"), else to what they do ("meditating");
 - in a noun phrase the head is the last noun (adjectives skipped unless they start a name: "hot dog"),
   but multi-word names come first ("3d printer", "garden furniture", "hot air balloon");
-- a light head (a service, a shop, an activity: "rentals", "restaurants", "grooming"; a place,
-  container or vehicle of a trade: "bars", "tanks", "trucks"; a person who works with a thing:
-  "drivers", "walkers") hands the subject to its modifier ("kayak", "karaoke", "taco") and becomes a
-  companion; "a cup of coffee" draws coffee;
+- a light head (a service, a shop, an activity, a route: "rentals", "restaurants", "grooming",
+  "changes", "crossings"; a place, container or vehicle of a trade: "bars", "tanks", "trucks"; a
+  person who works with a thing: "drivers", "walkers") hands the subject to its modifier ("kayak",
+  "karaoke", "taco") and becomes a companion; "a cup of coffee" draws coffee;
 - a one-word head also yields to a modifier when its own glyph is a guess, or only an alias or a
   catalogue's (another sense: "juice" is a soda bottle) or a trade's, and the modifier is a specific
   icon name ("watermelon juice", "chili sauces", "drone pilots"); specific: its icons are of at most
@@ -36,7 +36,17 @@ The grammar, in order:
   misses, kin for common words the icon set lacks: pony -> horse), an icon's name, a catalogue
   category's name or alias, an icon's alias, an icon's name less its kind ("grape" -> fruit-grapes),
   an icon whose name holds the word, then the parts of a closed compound when both parts are words
-  ("surfboard" -> surf -> surfing; "carpenter" is not car + penter).
+  ("surfboard" -> surf -> surfing; "carpenter" is not car + penter);
+- stems stop at known words: a word an icon's name ends with is never stemmed ("containers" are no
+  "contain"), a verb's stem counts only by an icon's own name ("driving" is no tape-drive, "mining"
+  finds the miner before the landmine), and a word only an icon's alias holds is that icon, a guess
+  ("playground" -> playground-slide, not play + ground);
+- a category's alias (a member of a broader class: "heels" of Shoes, "chess" of Board Games) yields
+  to an icon whose name holds that specific word (shoe-heel, chess-king); the catalogue's own names
+  keep their icon;
+- a symbol's name or alias of two words or more still names a thing ("file cabinet"), and a closed
+  compound joins by alias too ("camper van" -> campervan, rv-truck);
+- group words ("a family of ducks", "a team of horses") hand the subject to what follows "of".
 """
 
 from __future__ import annotations
@@ -122,7 +132,8 @@ _MEASURES = _word_set(
     """
     cup glass mug bowl plate basket box bunch stack pile bottle jar slice piece pair set group crowd
     field row bag handful lot kind type collection selection variety assortment bouquet pot tray
-    loaf sheet bar can carton pack heap flock herd school swarm
+    loaf sheet bar can carton pack heap flock herd school swarm family colony pod troop team couple
+    dozen
     """
 )
 # Heads that name a trade, a place of trade or an activity around a thing rather than the thing: the
@@ -136,7 +147,7 @@ _LIGHT_HEADS = _word_set(
     studio center centre tip guide idea news review maker making manufacturer tour trip ride ticket
     booking teacher instructor advisor adviser expert specialist retreat resort holiday vacation
     platter case cover holder stand rack set brand app blog charger cable ceremony party celebration
-    event
+    event therapy treatment change exchange crossing removal replacement inspection
     """
 )
 # Places, containers and vehicles of a trade, and the time of an event: "karaoke bars", "turtle tanks",
@@ -186,8 +197,9 @@ _PERSONS = _word_set(
 # Glyph tiers, strongest first: a curated hint, an icon's name, a catalogue category's name or alias
 # (curated for this project), an icon's alias (MDI's, broader: "language" is a globe), an icon's name
 # less its kind ("hot dog": food-hot-dog; never a companion's reason), an icon whose name holds the
-# word, the renderer's broad category hints. PART and BROAD are guesses, not names.
-HINT, NAME, CATALOGUE, ALIAS, TAIL, PART, BROAD = range(7)
+# word, an icon whose alias holds it, the renderer's broad category hints. PART, ALIAS_PART and BROAD
+# are guesses, not names.
+HINT, NAME, CATALOGUE, ALIAS, TAIL, PART, ALIAS_PART, BROAD = range(8)
 
 
 @dataclass(frozen=True)
@@ -234,6 +246,29 @@ def _catalogue() -> dict[frozenset[str], str]:
                 key = frozenset(icon_set.singular(w) for w in _tokens(text) if w not in {"and", "&"})
                 found.setdefault(key, category["icon"])
     return found
+
+
+def _catalogue_or_icon(key: frozenset[str]) -> str:
+    """The catalogue's icon for these words, unless they are only a category's alias (a member of a
+    broader class: "heels" of Shoes, "chess" of Board Games) and one specific word that an icon of the
+    same kind (an MDI tag in common) holds in its name: then that icon (shoe-heel, chess-king)."""
+    icon = _catalogue()[key]
+    if key in _catalogue_names() or len(key) != 1:
+        return icon
+    (word,) = key
+    if len(icon_set.families().get(word, frozenset())) > _SPECIFIC_FAMILIES:
+        return icon
+    held = icon_set.vocabulary().parts.get(word, ())  # by an alias, a guess: "canvas" is no artboard
+    return icon if icon in held or not held else held[0]
+
+
+@cache
+def _catalogue_names() -> frozenset[frozenset[str]]:
+    data = json.loads(resources.files("imagegen").joinpath("data/categories.json").read_text())
+    return frozenset(
+        frozenset(icon_set.singular(w) for w in _tokens(category["name"]) if w not in {"and", "&"})
+        for category in data["categories"]
+    )
 
 
 @cache
@@ -314,7 +349,8 @@ def _compound_with(noun: str, participle: str, last: bool) -> str | None:
     """The participle's form when it and the noun before it name one thing ("rocket launching" ->
     rocket-launch, "office building"), or when it ends a category and names a thing of its own ("airport
     parking"); else None: a verb ("a dog playing in the park") or an activity ("dog grooming")."""
-    for form in (participle.removesuffix("ing"), participle):
+    stem = participle.removesuffix("ing")
+    for form in (stem, stem + "e", participle):  # "ice skating" -> ice skate
         if (found := _lookup((noun, form))) and found[1] <= ALIAS:
             return form
     found = _exact((participle,))
@@ -333,8 +369,8 @@ def _forms(word: str) -> list[str]:
         forms += [word[:-3] + "ing", word[:-3], word[:-3] + "e", word[:-3] + "y"]
     if word.endswith("ian") and len(word) > 5:  # musician -> music, librarian -> library
         forms += [word[:-3], word[:-3] + "y"]
-    if word.endswith("ing") and len(word) > 5:
-        forms += [word[:-3], word[:-3] + "e", word[:-3] + "ion", word[:-3] + "er"]
+    if word.endswith("ing") and len(word) > 5:  # the noun (meditation) or agent (miner) before the verb
+        forms += [word[:-3] + "ion", word[:-3] + "er", word[:-3], word[:-3] + "e"]
     if word.endswith("man") and len(word) > 6:  # "fisherman" -> fisher -> fishing
         forms += _forms(word[:-3])
     return forms
@@ -345,17 +381,26 @@ def _lookup(words: tuple[str, ...]) -> tuple[str, int] | None:
     found = _exact(words)
     if found or len(words) > 1:
         return found
-    for form in _forms(words[0])[1:]:  # kin only by a name, never by a guess
-        if (kin := _exact((form,))) and kin[1] <= TAIL:
-            return kin
     vocabulary = icon_set.vocabulary()
-    if words[0] in vocabulary.parts:
-        return vocabulary.parts[words[0]][0], PART
-    if compound := _compound_word(words[0]):
-        return compound
-    if words[0] in _broad():
+    named = vocabulary.parts.get(words[0], ())
+    # A word an icon's name ends with is that icon, never a stem: "containers" are no "contain".
+    if named and named[0].split("-")[-1] == words[0]:
+        return named[0], PART
+    # Kin only by a name, never by a guess; a verb's stem only by an icon's own name ("driving" is not
+    # the tape-drive; "mining" is the miner's pickaxe before the landmine).
+    weakest = NAME if words[0].endswith("ing") else TAIL
+    for form in _forms(words[0])[1:]:
+        if (kin := _exact((form,))) and kin[1] <= weakest:
+            return kin
+    if named:  # "chess" -> chess-king
+        return named[0], PART
+    if words[0] in _broad():  # curated, before any alias's guess ("sea" is waves, not sea-level rise)
         return _broad()[words[0]], BROAD
-    return None
+    # An icon's alias holds the word: "playground" is the seesaw's (playground-seesaw), not play + ground;
+    # a weaker guess than a name's ("hearing aids": ear-hearing, not first-aid's bandage).
+    if aliased := vocabulary.alias_parts.get(words[0]):
+        return aliased[0], ALIAS_PART
+    return _compound_word(words[0])
 
 
 def _compound_word(word: str) -> tuple[str, int] | None:
@@ -393,9 +438,10 @@ def _exact(words: tuple[str, ...]) -> tuple[str, int] | None:
         if candidate in vocabulary.names:
             return vocabulary.names[candidate], NAME
     if key in _catalogue():
-        return _catalogue()[key], CATALOGUE
-    if key in vocabulary.aliases:
-        return vocabulary.aliases[key], ALIAS
+        return _catalogue_or_icon(key), CATALOGUE
+    for candidate in (key, frozenset(["".join(words)])):  # "camper van" -> campervan (rv-truck)
+        if candidate in vocabulary.aliases:
+            return vocabulary.aliases[candidate], ALIAS
     if key in vocabulary.tails:
         return vocabulary.tails[key], TAIL
     return None
@@ -430,6 +476,8 @@ def _name_in(words: tuple[str, ...]) -> tuple[Pick, int, tuple[str, ...]] | None
         lights = [end for end in range(last - 1, -1, -1) if nouns[end] in _LIGHT_HEADS]  # "truck rentals"
         order = [
             (last, 2, TAIL),
+            # a place or vehicle's own name before its parts ("camper van rentals" -> rv-truck)
+            *((end, 2, TAIL) for end in lights if nouns[end] in _PLACE_HEADS),
             *((end, 1, BROAD) for end in modifiers),
             *((end, 1, NAME) for end in lights),
             (last, 1, BROAD),
@@ -477,8 +525,8 @@ def _outranks(modifier: tuple[Pick, int, tuple[str, ...]], head: tuple[Pick, int
         return False
     if len(pick.words) > 1 and tier <= TAIL:  # ... and so is a modifier's ("ping pong tables")
         return True
-    if head_tier >= PART:
-        return tier <= CATALOGUE
+    if head_tier >= PART:  # an alias's guess yields to a name's ("hearing aids": ear-hearing)
+        return tier <= CATALOGUE or (head_tier == ALIAS_PART and tier <= PART)
     # A trade ("pilots", the catalogue's "plumbers") yields to a specific thing it works with ("drone
     # pilots"), only by that thing's own icon name: "emergency plumbers" is no car-emergency.
     head_word = head_pick.words[0]
