@@ -11,7 +11,8 @@ The "held_out_3" split (113 categories, 35 prompts) was written by a session tha
 nor their results, kept outside the repository while that round ran, and scored once after it:
 0.690 / 0.829 (the fair figure). The next round (stems that stop at known words, a category's alias
 yielding to the icon named by its word, service and route heads, group words) looked at its misses, so
-it is no longer unseen. The README states all four.
+it is no longer unseen. The "held_out_4" split (113 categories, 36 prompts) was written the same way
+during that round and scored once after it: 0.681 / 0.750, the fair figure now. The README states all five.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ ICONS, BLOG = EVAL["icons"], EVAL["blog"]
 # Floors at the measured figures (tuning 110/117 and 38/38, held_out 49/55 and 18/18, held_out_2 67/69
 # and 20/20, held_out_3 94/113 and 34/35 after a round that looked at it), so that a change that loses
 # ground fails. held_out_3 is below issue 14's icon target (0.9): its floor is the measured figure.
+# held_out_4 (77/113 and 27/36), written unseen like held_out_3 and scored once after round 4: the
+# fairest figure, below both targets; its floor is that figure.
 TARGETS = {
     ("icons", "tuning"): 0.94,
     ("blog", "tuning"): 1.0,
@@ -44,6 +47,8 @@ TARGETS = {
     ("blog", "held_out_2"): 1.0,
     ("icons", "held_out_3"): 0.83,
     ("blog", "held_out_3"): 0.97,
+    ("icons", "held_out_4"): 0.68,
+    ("blog", "held_out_4"): 0.75,
 }
 
 
@@ -117,7 +122,7 @@ def test_the_issues_examples_show_their_subject() -> None:
     assert wrong == []
 
 
-@pytest.mark.parametrize("split", ["tuning", "held_out", "held_out_2", "held_out_3"])
+@pytest.mark.parametrize("split", ["tuning", "held_out", "held_out_2", "held_out_3", "held_out_4"])
 def test_top1_relevance(split: str, capsys: pytest.CaptureFixture[str]) -> None:
     named = _catalogue_texts()
     icons = [i for i in ICONS if i["split"] == split and normalize(i["input"]) not in named]
