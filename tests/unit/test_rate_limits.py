@@ -470,3 +470,33 @@ def test_slots_taken_at_creation_are_moved_by_a_429_and_taken_again_once(clock: 
     assert later[0] >= provider.calls[1] + 3  # Retry-After kept
     assert min(b - a for a, b in itertools.pairwise(later)) >= 0.999
     assert per_image <= 2.1  # once at the moved slot, once more after the 429 (not once per look)
+
+
+def test_items_that_come_back_later_than_a_slot_lasts_still_finish(clock: ManualClock) -> None:
+    """Every trip through the queue takes 2 s, longer than a slot (1 s; a high tier's are 0.24 s): an
+    item that missed its slot waits for its new one in the worker that holds it. Sent back instead, it
+    came back late again and missed every slot it took."""
+    provider = LimitedProvider(clock)
+    services = _services(
+        provider, clock, rate_limit_target=0.95, openai_api_key="sk-test"
+    )  # slots at creation
+    job_id = _batch(services, 3)
+    order = itertools.count()
+    trip = 2.0
+    due = [
+        (clock.now.timestamp() + delay + trip, next(order), message)
+        for message, delay in zip(services.queue.sent, services.queue.sent_delays, strict=True)
+    ]
+    heapq.heapify(due)
+    seen, deliveries = 0, 0
+    while due and deliveries < 100:
+        at, _, message = heapq.heappop(due)
+        clock.now = max(clock.now, datetime.fromtimestamp(at, UTC))
+        run_item(message, 1, "r", services)
+        for requeued, delay in services.queue.requeued[seen:]:
+            heapq.heappush(due, (clock.now.timestamp() + delay + trip, next(order), requeued))
+        seen = len(services.queue.requeued)
+        deliveries += 1
+    assert job_result(job_id, ALICE, services).state == "completed"
+    assert len(provider.calls) == 3 and deliveries <= 6
+    assert min(b - a for a, b in itertools.pairwise(provider.calls)) >= 0.95  # and never two in a slot

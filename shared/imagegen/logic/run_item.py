@@ -58,6 +58,7 @@ from imagegen.providers.registry import CONTENT_TYPES, serving_model
 logger = Logger(child=True)
 MAX_RETRY_DELAY_SECONDS = 900
 BUSY_SCHEDULE_DELAY_SECONDS = 1  # a burst of items racing for the schedule's row: the losers come back
+SLOTS_TAKEN_IN_PROCESS = 3  # new slots a delivery waits for itself before the item goes back to the queue
 STANDING_CHECK_AHEAD_SECONDS = 0.5  # whether a 429 moved the slot is read this long before it
 
 
@@ -87,14 +88,22 @@ def run_item(message: ItemMessage, attempt: int, receipt_handle: str, services: 
     if ready is None:
         return
     item, job, slot = ready
-    try:
-        _produce_once(item, job, attempt, receipt_handle, services, slot)
-    except IdempotencyAlreadyInProgressError:
-        # Another delivery of this message holds the item right now. Its own message stays in the
-        # queue until it succeeds, so this copy can go.
-        logger.info("item in progress elsewhere; duplicate delivery", job_id=item.job_id, index=item.index)
-    except _WaitAgain:
-        _requeue_with_new_slot(message, item, services)
+    for _ in range(SLOTS_TAKEN_IN_PROCESS):
+        try:
+            _produce_once(item, job, attempt, receipt_handle, services, slot)
+            return
+        except IdempotencyAlreadyInProgressError:
+            # Another delivery of this message holds the item right now. Its own message stays in the
+            # queue until it succeeds, so this copy can go.
+            logger.info(
+                "item in progress elsewhere; duplicate delivery", job_id=item.job_id, index=item.index
+            )
+            return
+        except _WaitAgain:
+            slot = _new_slot(message, item, services)
+            if slot is None:  # it went back to the queue to wait
+                return
+    _requeue_holding(message, item, slot, services)  # type: ignore[arg-type]
 
 
 def _ready_to_call(message: ItemMessage, services: Services) -> tuple[Item, Job, Reservation | None] | None:
@@ -198,8 +207,12 @@ def _requeue_holding(message: ItemMessage, item: Item, held: Reservation, servic
     )
 
 
-def _requeue_with_new_slot(message: ItemMessage, item: Item, services: Services) -> None:
-    """After a 429 or a pause: take the first slot of the schedule's new generation, and wait for it."""
+def _new_slot(message: ItemMessage, item: Item, services: Services) -> Reservation | None:
+    """After a missed slot, a 429 or a pause: the first slot of the schedule's new generation. One due
+    within RATE_LIMIT_MAX_WAIT_SECONDS is waited for here, by the worker that already holds the item:
+    sent back to the queue, the item would come back late again whenever the trip through the queue
+    takes longer than a slot (short slots: a high tier's 0.24 s), and miss every slot it takes. A later
+    one is held and the item goes back to the queue (None)."""
     now = services.clock().timestamp()
     try:
         decision = services.limiter.reserve(
@@ -209,8 +222,12 @@ def _requeue_with_new_slot(message: ItemMessage, item: Item, services: Services)
         decision = Decision("wait")
     if decision.reservation is None:  # paused for good (the next delivery ends it), or a busy row
         services.queue.requeue(message.model_copy(update={"reservation": None}), BUSY_SCHEDULE_DELAY_SECONDS)
-        return
-    _requeue_holding(message, item, decision.reservation, services)
+        return None
+    held = decision.reservation
+    if held.slot_at - services.clock().timestamp() <= services.settings.rate_limit_max_wait_seconds:
+        return held
+    _requeue_holding(message, item, held, services)
+    return None
 
 
 def _end_paused(item: Item, job: Job, name: str, services: Services) -> None:
