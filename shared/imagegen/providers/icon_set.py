@@ -108,6 +108,8 @@ _VARIANT_WORDS = frozenset(
         "stop",
     ]
 )
+# Variant words that are also things (a key, a box, a clock): a name with them may name a thing.
+_STATE_WORDS = _VARIANT_WORDS - frozenset(["box", "clock", "lock", "key", "eye", "star"])
 _STOP_WORDS = frozenset(
     [
         "a",
@@ -183,14 +185,21 @@ def _stemmed_hints() -> dict[str, frozenset[str]]:
     return {name: frozenset(_stem(key) for key in keys) for name, keys in HINTS.items()}
 
 
+# What may follow a hint's key for a word to be a form of it ("gardening", "gardener"); anything else
+# makes another word ("cello" is no "cell", "cargo" no "car").
+_HINT_SUFFIXES = ("", "s", "es", "ing", "er", "ers", "ed", "ist", "ists", "y")
+
+
 def _hinted(tokens: list[str]) -> list[str]:
-    """Curated icons for the tokens; a key of four letters or more may also start a word (gardening)."""
+    """Curated icons for the tokens; a key of four letters or more may also start a word when the rest
+    is a suffix (gardening, gardeners), never another word's letters (cello is no cell)."""
     found = []
     for token in tokens:
         for name, keys in _stemmed_hints().items():
-            if (
-                token in keys or any(len(k) >= 4 and token.startswith(k) for k in keys)
-            ) and name not in found:
+            forms = any(
+                len(k) >= 4 and token.startswith(k) and token[len(k) :] in _HINT_SUFFIXES for k in keys
+            )
+            if (token in keys or forms) and name not in found:
                 found.append(name)
     return found
 
@@ -334,6 +343,7 @@ def vocabulary() -> Vocabulary:
             aliases.setdefault(_key(alias), name)
         for part in name.split("-"):  # as written: "stick" is not one of hockey-sticks
             parts[part].append(name)
+    _claim_badges(ordered, things, names)
     # A name less its first part (the kind: food-, fruit-, home-) names the thing, for words no icon's
     # name or alias claims: "hot dog" -> food-hot-dog, "grape" -> fruit-grapes, "roof" -> home-roof.
     # Not a word that is itself a kind ("bag": bag-personal, ... not iv-bag).
@@ -352,6 +362,16 @@ def vocabulary() -> Vocabulary:
         part: tuple(sorted(found, key=lambda n: n.split("-")[-1] != part)) for part, found in parts.items()
     }
     return Vocabulary(names, aliases, tails, ending, _alias_parts(ordered, things))
+
+
+def _claim_badges(ordered: list[str], things: frozenset[str], names: dict[frozenset[str], str]) -> None:
+    """A badge that is a thing as well names a thing of its own by all its words: "car keys" are car-key,
+    "takeout boxes" food-takeout-box; plain names claimed their keys first and keep them."""
+    for name in ordered:
+        parts = name.split("-")
+        badged = len(parts) > 1 and _VARIANT_WORDS.intersection(parts[1:])
+        if badged and name in things and not _STATE_WORDS.intersection(parts):
+            names.setdefault(_key(name), name)
 
 
 def _claim_symbol(name: str, names: dict[frozenset[str], str], aliases: dict[frozenset[str], str]) -> None:
