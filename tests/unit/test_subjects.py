@@ -355,6 +355,10 @@ def test_a_group_of_things_draws_the_things(prompt: str, glyph: str) -> None:
         # a category's last activity drawn by its tool; a catalogue's two-word name yields to its head
         ("lawn mowing", "icon", "mower"),
         ("lawn mowers", "icon", "mower"),
+        # a verb and its object that name one closed compound, object first
+        ("Two business partners shaking hands after closing a deal", "blog", "handshake"),
+        ("bus stops", "icon", "bus-stop"),  # a name with a badge word ("stop") names a thing by all its words
+        ("chocolate chip cookies", "icon", "cookie"),  # "cookies" are cookies, no "cooky" (the catalogue's)
     ],
 )
 def test_an_exact_name_comes_before_settings_and_guesses(text: str, kind: str, glyph: str) -> None:

@@ -38,7 +38,7 @@ ICONS, BLOG = EVAL["icons"], EVAL["blog"]
 # and 20/20, held_out_3 94/113 and 34/35 after a round that looked at it), so that a change that loses
 # ground fails. held_out_3 is below issue 14's icon target (0.9): its floor is the measured figure.
 # held_out_4 (77/113 and 27/36), written unseen like held_out_3 and scored once after round 4: the
-# fairest figure, below both targets; round 5 looked at its misses: floors at 84/113 and 30/36.
+# fairest figure, below both targets; round 5 looked at its misses: floors at 88/113 and 31/36.
 TARGETS = {
     ("icons", "tuning"): 0.94,
     ("blog", "tuning"): 1.0,
@@ -48,8 +48,8 @@ TARGETS = {
     ("blog", "held_out_2"): 1.0,
     ("icons", "held_out_3"): 0.83,
     ("blog", "held_out_3"): 0.97,
-    ("icons", "held_out_4"): 0.74,
-    ("blog", "held_out_4"): 0.83,
+    ("icons", "held_out_4"): 0.77,
+    ("blog", "held_out_4"): 0.86,
 }
 
 

@@ -108,8 +108,8 @@ _VARIANT_WORDS = frozenset(
         "stop",
     ]
 )
-# Variant words that are also things (a key, a box, a clock): a name with them may name a thing.
-_STATE_WORDS = _VARIANT_WORDS - frozenset(["box", "clock", "lock", "key", "eye", "star"])
+# Variant words that only ever mark a state: a name with one never names a thing of its own.
+_STATE_WORDS = frozenset(["outline", "off"])
 _STOP_WORDS = frozenset(
     [
         "a",
@@ -274,7 +274,42 @@ _IRREGULAR = {
     "sunglasses": "sunglasses",
     "headphones": "headphones",
     "earbuds": "earbuds",
+    "headphone": "headphones",  # the singular a user may write of a plural-only name
+    "earbud": "earbuds",
 }
+# Nouns in -ie, whose plural is -ies but not a -y word's: "cookies" are cookies, not "cooky".
+_IE_NOUNS = frozenset(
+    [
+        "cookie",
+        "movie",
+        "zombie",
+        "brownie",
+        "selfie",
+        "hoodie",
+        "smoothie",
+        "rookie",
+        "calorie",
+        "prairie",
+        "veggie",
+        "goalie",
+        "beanie",
+        "collie",
+        "budgie",
+        "birdie",
+        "pixie",
+        "genie",
+        "necktie",
+        "bowtie",
+        "auntie",
+        "hippie",
+        "foodie",
+        "techie",
+        "newbie",
+        "freebie",
+        "cutie",
+        "bootie",
+    ]
+)
 
 
 _MEN_NOUNS = frozenset(["specimen", "abdomen", "regimen", "acumen", "stamen", "omen", "semen", "hymen"])
@@ -284,6 +319,8 @@ def singular(word: str) -> str:
     """The singular of an English noun, by rule and a short list of exceptions ("knives" -> "knife")."""
     if word in _IRREGULAR:
         return _IRREGULAR[word]
+    if word.endswith("ies") and word[:-1] in _IE_NOUNS:
+        return word[:-1]
     if word.endswith("men") and len(word) > 5 and word not in _MEN_NOUNS:  # fishermen, firemen
         return word[:-3] + "man"
     if len(word) <= 3 or word.endswith(("ss", "us", "is", "ics")) or not word.endswith("s"):
@@ -365,8 +402,9 @@ def vocabulary() -> Vocabulary:
 
 
 def _claim_badges(ordered: list[str], things: frozenset[str], names: dict[frozenset[str], str]) -> None:
-    """A badge that is a thing as well names a thing of its own by all its words: "car keys" are car-key,
-    "takeout boxes" food-takeout-box; plain names claimed their keys first and keep them."""
+    """A name with a badge word (car-key, bus-stop, food-takeout-box) still names a thing by all its words:
+    "car keys", "bus stops"; plain names claimed their keys first and keep them, and an -outline or -off
+    variant never claims one."""
     for name in ordered:
         parts = name.split("-")
         badged = len(parts) > 1 and _VARIANT_WORDS.intersection(parts[1:])

@@ -46,7 +46,14 @@ The grammar, in order:
   keep their icon;
 - a symbol's name or alias of two words or more still names a thing ("file cabinet"), and a closed
   compound joins by alias too ("camper van" -> campervan, rv-truck);
-- group words ("a family of ducks", "a team of horses") hand the subject to what follows "of".
+- group words ("a family of ducks", "a team of horses") hand the subject to what follows "of";
+- exact names first: a word with an adjective's suffix that is an icon's name is a noun ("jellyfish");
+  a subject only guessed at ("skydiver": sky + diver) or a person known by a broader class ("chemist")
+  yields to a thing named exactly as an object or after "with", "into", "under" (never a place); a verb
+  and its object that make one closed compound name it ("shaking hands" -> handshake); a catalogue's
+  two-word name yields to its head when that is a specific icon ("lawn mowers" -> mower), and a
+  category's last activity to its tool ("lawn mowing" -> mower); a compound whose head is an agent is
+  its first part ("bricklayer" is no layers).
 """
 
 from __future__ import annotations
@@ -113,7 +120,7 @@ _LOCATIVE = _word_set(
 )
 _OTHER_PREPOSITIONS = _word_set(
     """
-    with without for from of to during about like as via
+    with without for from of to during about like as via after before until since
     """
 )
 _CONJUNCTIONS = _word_set(
@@ -640,7 +647,7 @@ def choose(spec: ImageSpec) -> Subject:
     tiers: dict[Pick, int] = {}  # each phrase's pick and how surely the vocabulary names it
     prepositions: dict[Pick, str | None] = {}
     for index, phrase in enumerate(phrases(text)):
-        named = _name_in(phrase.words)
+        named = _incorporated(phrase) or _name_in(phrase.words)
         if named:
             tiers.setdefault(named[0], named[1])
             prepositions.setdefault(named[0], phrase.preposition)
@@ -678,6 +685,19 @@ def choose(spec: ImageSpec) -> Subject:
         setting=setting if setting and setting.glyph != subject.glyph else None,
         alternatives=tuple(dict.fromkeys(n for n in alternatives if n != subject.glyph))[:3],
     )
+
+
+def _incorporated(phrase: _Phrase) -> tuple[Pick, int, tuple[str, ...]] | None:
+    """The thing a verb and its object name as one closed compound, object first, when that is an icon's
+    name: "shaking hands" -> handshake, "washing dishes" -> dishwasher; else None."""
+    if not phrase.verb or not phrase.verb.endswith("ing") or not phrase.words:
+        return None
+    stem, noun = phrase.verb[:-3], _nouns(phrase.words)[-1]
+    stems = {stem, stem + "e", stem[:-1] if len(stem) > 2 and stem[-1] == stem[-2] else stem}
+    for joined in (noun + form + end for form in sorted(stems) for end in ("", "r", "er")):
+        if _is_name(joined):
+            return Pick(icon_set.vocabulary().names[frozenset([joined])], (phrase.verb, noun)), NAME, ()
+    return None
 
 
 def _named_thing(
