@@ -13,7 +13,7 @@ from imagegen.logic.blog_files import generate_to_disk
 from imagegen.logic.prompts import blog_prompt
 from imagegen.models.domain import ImageSpec
 from imagegen.models.requests import BlogImageRequest
-from imagegen.providers import subjects
+from imagegen.providers import icon_set, subjects
 from imagegen.providers.icon_set import singular
 from imagegen.providers.offline import OfflineProvider
 from imagegen.providers.registry import DEFAULT_MODEL
@@ -338,3 +338,41 @@ def test_stems_stop_at_known_words_and_a_named_icon_beats_a_broad_match(
 )
 def test_a_group_of_things_draws_the_things(prompt: str, glyph: str) -> None:
     assert subjects.choose(_blog(prompt)).subject.glyph == glyph
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "glyph"),
+    [
+        # a word with an adjective's suffix that is an icon's own name is a noun
+        ("Jellyfish drifting through dark water", "blog", "jellyfish"),
+        # a guessed subject (sky + diver) or a trade known by a broader class yields to an exact thing
+        ("A skydiver gliding under an open parachute", "blog", "parachute"),
+        ("A chemist pouring a blue liquid into a flask", "blog", "flask"),
+        # ... but never to a place: the fisherman stays, the pier is where
+        ("A fisherman casting a line from a pier", "blog", "fish"),
+        # an icon named with a badge word that is a thing names that thing
+        ("replacement car keys", "icon", "car-key"),
+        # a category's last activity drawn by its tool; a catalogue's two-word name yields to its head
+        ("lawn mowing", "icon", "mower"),
+        ("lawn mowers", "icon", "mower"),
+        # a verb and its object that name one closed compound, object first
+        ("Two business partners shaking hands after closing a deal", "blog", "handshake"),
+        ("bus stops", "icon", "bus-stop"),  # a name with a badge word ("stop") names a thing by all its words
+        ("chocolate chip cookies", "icon", "cookie"),  # "cookies" are cookies, no "cooky" (the catalogue's)
+    ],
+)
+def test_an_exact_name_comes_before_settings_and_guesses(text: str, kind: str, glyph: str) -> None:
+    spec = _blog(text) if kind == "blog" else _icon(text)
+    assert subjects.choose(spec).subject.glyph == glyph
+
+
+def test_a_hint_is_never_a_prefix_of_another_word() -> None:
+    # "cello" is no "cell" (cellphone), while "gardening" is a form of the hint "garden"
+    assert "cellphone" not in icon_set.search("cello lessons", limit=3)
+    assert icon_set.search("gardening")[0] == "sprout"
+    assert subjects.choose(_icon("cello lessons")).subject.glyph == "violin"
+
+
+def test_a_compound_whose_head_is_an_agent_is_not_the_agents_other_sense() -> None:
+    # "bricklayer" is brick + layer (one who lays): the bricks' glyph, never the GIS layers icon
+    assert subjects.choose(_icon("bricklayers")).subject.glyph != "layers"

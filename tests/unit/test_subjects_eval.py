@@ -12,7 +12,8 @@ nor their results, kept outside the repository while that round ran, and scored 
 0.690 / 0.829 (the fair figure). The next round (stems that stop at known words, a category's alias
 yielding to the icon named by its word, service and route heads, group words) looked at its misses, so
 it is no longer unseen. The "held_out_4" split (113 categories, 36 prompts) was written the same way
-during that round and scored once after it: 0.681 / 0.750, the fair figure now. The README states all five.
+during that round and scored once after it: 0.681 / 0.750, the fair figure now; round 5 (precedence:
+exact names first) looked at its misses, so it is no longer unseen. The README states all five.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ ICONS, BLOG = EVAL["icons"], EVAL["blog"]
 # and 20/20, held_out_3 94/113 and 34/35 after a round that looked at it), so that a change that loses
 # ground fails. held_out_3 is below issue 14's icon target (0.9): its floor is the measured figure.
 # held_out_4 (77/113 and 27/36), written unseen like held_out_3 and scored once after round 4: the
-# fairest figure, below both targets; its floor is that figure.
+# fairest figure, below both targets; round 5 looked at its misses: floors at 88/113 and 31/36.
 TARGETS = {
     ("icons", "tuning"): 0.94,
     ("blog", "tuning"): 1.0,
@@ -47,8 +48,8 @@ TARGETS = {
     ("blog", "held_out_2"): 1.0,
     ("icons", "held_out_3"): 0.83,
     ("blog", "held_out_3"): 0.97,
-    ("icons", "held_out_4"): 0.68,
-    ("blog", "held_out_4"): 0.75,
+    ("icons", "held_out_4"): 0.77,
+    ("blog", "held_out_4"): 0.86,
 }
 
 

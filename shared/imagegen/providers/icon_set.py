@@ -108,6 +108,8 @@ _VARIANT_WORDS = frozenset(
         "stop",
     ]
 )
+# Variant words that only ever mark a state: a name with one never names a thing of its own.
+_STATE_WORDS = frozenset(["outline", "off"])
 _STOP_WORDS = frozenset(
     [
         "a",
@@ -183,14 +185,21 @@ def _stemmed_hints() -> dict[str, frozenset[str]]:
     return {name: frozenset(_stem(key) for key in keys) for name, keys in HINTS.items()}
 
 
+# What may follow a hint's key for a word to be a form of it ("gardening", "gardener"); anything else
+# makes another word ("cello" is no "cell", "cargo" no "car").
+_HINT_SUFFIXES = ("", "s", "es", "ing", "er", "ers", "ed", "ist", "ists", "y")
+
+
 def _hinted(tokens: list[str]) -> list[str]:
-    """Curated icons for the tokens; a key of four letters or more may also start a word (gardening)."""
+    """Curated icons for the tokens; a key of four letters or more may also start a word when the rest
+    is a suffix (gardening, gardeners), never another word's letters (cello is no cell)."""
     found = []
     for token in tokens:
         for name, keys in _stemmed_hints().items():
-            if (
-                token in keys or any(len(k) >= 4 and token.startswith(k) for k in keys)
-            ) and name not in found:
+            forms = any(
+                len(k) >= 4 and token.startswith(k) and token[len(k) :] in _HINT_SUFFIXES for k in keys
+            )
+            if (token in keys or forms) and name not in found:
                 found.append(name)
     return found
 
@@ -265,7 +274,42 @@ _IRREGULAR = {
     "sunglasses": "sunglasses",
     "headphones": "headphones",
     "earbuds": "earbuds",
+    "headphone": "headphones",  # the singular a user may write of a plural-only name
+    "earbud": "earbuds",
 }
+# Nouns in -ie, whose plural is -ies but not a -y word's: "cookies" are cookies, not "cooky".
+_IE_NOUNS = frozenset(
+    [
+        "cookie",
+        "movie",
+        "zombie",
+        "brownie",
+        "selfie",
+        "hoodie",
+        "smoothie",
+        "rookie",
+        "calorie",
+        "prairie",
+        "veggie",
+        "goalie",
+        "beanie",
+        "collie",
+        "budgie",
+        "birdie",
+        "pixie",
+        "genie",
+        "necktie",
+        "bowtie",
+        "auntie",
+        "hippie",
+        "foodie",
+        "techie",
+        "newbie",
+        "freebie",
+        "cutie",
+        "bootie",
+    ]
+)
 
 
 _MEN_NOUNS = frozenset(["specimen", "abdomen", "regimen", "acumen", "stamen", "omen", "semen", "hymen"])
@@ -275,6 +319,8 @@ def singular(word: str) -> str:
     """The singular of an English noun, by rule and a short list of exceptions ("knives" -> "knife")."""
     if word in _IRREGULAR:
         return _IRREGULAR[word]
+    if word.endswith("ies") and word[:-1] in _IE_NOUNS:
+        return word[:-1]
     if word.endswith("men") and len(word) > 5 and word not in _MEN_NOUNS:  # fishermen, firemen
         return word[:-3] + "man"
     if len(word) <= 3 or word.endswith(("ss", "us", "is", "ics")) or not word.endswith("s"):
@@ -334,6 +380,7 @@ def vocabulary() -> Vocabulary:
             aliases.setdefault(_key(alias), name)
         for part in name.split("-"):  # as written: "stick" is not one of hockey-sticks
             parts[part].append(name)
+    _claim_badges(ordered, things, names)
     # A name less its first part (the kind: food-, fruit-, home-) names the thing, for words no icon's
     # name or alias claims: "hot dog" -> food-hot-dog, "grape" -> fruit-grapes, "roof" -> home-roof.
     # Not a word that is itself a kind ("bag": bag-personal, ... not iv-bag).
@@ -352,6 +399,17 @@ def vocabulary() -> Vocabulary:
         part: tuple(sorted(found, key=lambda n: n.split("-")[-1] != part)) for part, found in parts.items()
     }
     return Vocabulary(names, aliases, tails, ending, _alias_parts(ordered, things))
+
+
+def _claim_badges(ordered: list[str], things: frozenset[str], names: dict[frozenset[str], str]) -> None:
+    """A name with a badge word (car-key, bus-stop, food-takeout-box) still names a thing by all its words:
+    "car keys", "bus stops"; plain names claimed their keys first and keep them, and an -outline or -off
+    variant never claims one."""
+    for name in ordered:
+        parts = name.split("-")
+        badged = len(parts) > 1 and _VARIANT_WORDS.intersection(parts[1:])
+        if badged and name in things and not _STATE_WORDS.intersection(parts):
+            names.setdefault(_key(name), name)
 
 
 def _claim_symbol(name: str, names: dict[frozenset[str], str], aliases: dict[frozenset[str], str]) -> None:

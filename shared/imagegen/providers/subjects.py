@@ -46,7 +46,14 @@ The grammar, in order:
   keep their icon;
 - a symbol's name or alias of two words or more still names a thing ("file cabinet"), and a closed
   compound joins by alias too ("camper van" -> campervan, rv-truck);
-- group words ("a family of ducks", "a team of horses") hand the subject to what follows "of".
+- group words ("a family of ducks", "a team of horses") hand the subject to what follows "of";
+- exact names first: a word with an adjective's suffix that is an icon's name is a noun ("jellyfish");
+  a subject only guessed at ("skydiver": sky + diver) or a person known by a broader class ("chemist")
+  yields to a thing named exactly as an object or after "with", "into", "under" (never a place); a verb
+  and its object that make one closed compound name it ("shaking hands" -> handshake); a catalogue's
+  two-word name yields to its head when that is a specific icon ("lawn mowers" -> mower), and a
+  category's last activity to its tool ("lawn mowing" -> mower); a compound whose head is an agent is
+  its first part ("bricklayer" is no layers).
 """
 
 from __future__ import annotations
@@ -113,7 +120,7 @@ _LOCATIVE = _word_set(
 )
 _OTHER_PREPOSITIONS = _word_set(
     """
-    with without for from of to during about like as via
+    with without for from of to during about like as via after before until since
     """
 )
 _CONJUNCTIONS = _word_set(
@@ -166,10 +173,21 @@ _AGENT_HEADS = _word_set(
     """
     driver rider owner worker seller dealer vendor collector lover enthusiast fan walker sitter trainer
     keeper breeder groomer cleaner washer player artist coach therapist stylist technician operator
-    planner organizer organiser supplier designer builder
+    planner organizer organiser supplier designer builder layer fighter cutter diver catcher picker
+    hunter fitter mover
     """
 )
 _LIGHT_HEADS = _LIGHT_HEADS | _PLACE_HEADS | _AGENT_HEADS
+# Words that are never a thing: a stem or a tool is never one of these ("owner" is no "own", "outer"
+# no "out", "layer" no "lay").
+_FUNCTION_WORDS = (
+    _DETERMINERS
+    | _LOCATIVE
+    | _OTHER_PREPOSITIONS
+    | _CONJUNCTIONS
+    | _VERBS
+    | _word_set("own out up down off so no not he she it we they us them lay let get got put go do")
+)
 _ADJECTIVES = _word_set(
     """
     fresh wooden modern old new vintage antique small large big little tiny huge calm stormy sunny
@@ -248,6 +266,10 @@ def _catalogue() -> dict[frozenset[str], str]:
     return found
 
 
+def _specific(word: str) -> bool:
+    return len(icon_set.families().get(word, frozenset())) <= _SPECIFIC_FAMILIES
+
+
 def _catalogue_or_icon(key: frozenset[str]) -> str:
     """The catalogue's icon for these words, unless they are only a category's alias (a member of a
     broader class: "heels" of Shoes, "chess" of Board Games) and one specific word that an icon of the
@@ -281,7 +303,17 @@ def _tokens(text: str) -> list[str]:
 
 
 def _is_adjective(word: str) -> bool:
-    return word in _ADJECTIVES or (len(word) > 5 and word.endswith(_ADJECTIVE_SUFFIXES))
+    """A listed adjective, or a word with an adjective's suffix that is no icon's own name: "jellyfish"
+    and "beehive" are things, not "-ish" and "-ive" adjectives."""
+    if word in _ADJECTIVES:
+        return True
+    return len(word) > 5 and word.endswith(_ADJECTIVE_SUFFIXES) and not _is_name(word)
+
+
+def _is_name(word: str) -> bool:
+    """True when the word is an icon's own name or a curated one (hint, kin, trade): a concrete noun."""
+    key = frozenset([word])
+    return key in icon_set.vocabulary().names or key in _hints()
 
 
 def _is_verb(word: str, after_noun: bool) -> bool:
@@ -302,7 +334,7 @@ class _Reader:
     def close(self, preposition: str | None = None, verb: str | None = None) -> None:
         if self.words:
             self.found.append(_Phrase(tuple(self.words), self.preposition, self.verb))
-        self.found.extend(_Phrase(measure, "with") for measure in self.measures)
+        self.found.extend(_Phrase(measure, "of") for measure in self.measures)  # the cup of the coffee
         self.words, self.measures = [], []
         self.preposition, self.verb = preposition, verb
 
@@ -336,7 +368,7 @@ class _Reader:
 def phrases(text: str) -> list[_Phrase]:
     """The noun phrases of `text`, in order, each with the preposition or verb that introduced it.
 
-    "A cup of coffee" gives the phrase "coffee" in the cup's place, and "cup" after it as a "with"."""
+    "A cup of coffee" gives the phrase "coffee" in the cup's place, and "cup" after it as an "of"."""
     reader = _Reader()
     words = _tokens(text)
     for position, word in enumerate(words):
@@ -354,12 +386,22 @@ def _compound_with(noun: str, participle: str, last: bool) -> str | None:
         if (found := _lookup((noun, form))) and found[1] <= ALIAS:
             return form
     found = _exact((participle,))
-    return participle if last and found and found[1] in (HINT, NAME, ALIAS) else None
+    if last and found and found[1] in (HINT, NAME, ALIAS):
+        return participle
+    # An activity that ends a category is drawn by its tool when the icon set names the tool by the
+    # agent noun: "lawn mowing" -> mower, "hedge trimming" -> trimmer; never a guess.
+    tools = (stem + "er", stem + "r", stem[:-1] + "er") if len(stem) > 2 else ()
+    return next((tool for tool in tools if last and _is_name(tool) and tool not in _FUNCTION_WORDS), None)
 
 
 def _forms(word: str) -> list[str]:
     """The word and its near kin in the lexicon: the activity of an agent ("hiker" -> hiking, "cyclist"
-    -> cycling), the noun or agent of an activity ("meditating" -> meditation, "beekeeping" -> beekeeper)."""
+    -> cycling), the noun or agent of an activity ("meditating" -> meditation, "beekeeping" -> beekeeper).
+    Never a function word: "under" is no "und", "over" no "ov", "layer" no "lay"."""
+    return [form for form in _all_forms(word) if form == word or form not in _FUNCTION_WORDS]
+
+
+def _all_forms(word: str) -> list[str]:
     forms = [word, word + "ing"]
     if word.endswith(("er", "or")) and len(word) > 4:  # baker -> bake, potter -> pot, sailor -> sail
         forms += [word[:-2] + "ing", word[:-1] + "ing", word[:-2], word[:-1]]
@@ -372,7 +414,7 @@ def _forms(word: str) -> list[str]:
     if word.endswith("ing") and len(word) > 5:  # the noun (meditation) or agent (miner) before the verb
         forms += [word[:-3] + "ion", word[:-3] + "er", word[:-3], word[:-3] + "e"]
     if word.endswith("man") and len(word) > 6:  # "fisherman" -> fisher -> fishing
-        forms += _forms(word[:-3])
+        forms += _all_forms(word[:-3])
     return forms
 
 
@@ -413,7 +455,11 @@ def _compound_word(word: str) -> tuple[str, int] | None:
     # rest): a word is one the icon set's names or aliases hold, or a form of one ("fighter" -> fight).
     splits = [(word[:cut], word[cut:]) for cut in range(3, len(word) - 2)]
     splits = [(left, right) for left, right in splits if _is_word(left) and _is_word(right)]
-    for _, right in splits:
+    for left, right in splits:
+        # An agent noun as the head ("bricklayer", "woodcutter", "skydiver"): the trade works with the
+        # first part, whose glyph draws it (bricks: a wall), not the agent's own sense (layers).
+        if right in _AGENT_HEADS and (found := _exact((left,))) and found[1] <= ALIAS:
+            return found[0], PART
         if (found := _exact((right,))) and found[1] <= NAME:
             return found[0], PART
     for left, _ in reversed(splits):  # the longest first part: "firefighter" is fire, not fir
@@ -438,6 +484,11 @@ def _exact(words: tuple[str, ...]) -> tuple[str, int] | None:
         if candidate in vocabulary.names:
             return vocabulary.names[candidate], NAME
     if key in _catalogue():
+        # A catalogue's name of two words or more is a broad class ("lawn mowers" of Garden Tools); its
+        # head, when that is a specific icon's own name, draws the thing itself (mower).
+        head = frozenset(words[-1:])
+        if len(words) > 1 and head in vocabulary.names and _specific(words[-1]):
+            return vocabulary.names[head], NAME
         return _catalogue_or_icon(key), CATALOGUE
     for candidate in (key, frozenset(["".join(words)])):  # "camper van" -> campervan (rv-truck)
         if candidate in vocabulary.aliases:
@@ -593,8 +644,13 @@ def choose(spec: ImageSpec) -> Subject:
     person: list[Pick] = []
     action: Pick | None = None
     later: list[Pick] = []  # places after the setting ("at sunset"): companions, never the subject
+    tiers: dict[Pick, int] = {}  # each phrase's pick and how surely the vocabulary names it
+    prepositions: dict[Pick, str | None] = {}
     for index, phrase in enumerate(phrases(text)):
-        named = _name_in(phrase.words)
+        named = _incorporated(phrase) or _name_in(phrase.words)
+        if named:
+            tiers.setdefault(named[0], named[1])
+            prepositions.setdefault(named[0], phrase.preposition)
         if index == 0 and _nouns(phrase.words)[-1] in _PERSONS:
             found = _lookup((phrase.action,)) if phrase.action else None
             action = Pick(found[0], (phrase.action or "",)) if found and found[1] <= ALIAS else None
@@ -611,6 +667,9 @@ def choose(spec: ImageSpec) -> Subject:
         (later if locative else picks).extend(p for p in (_companion((w,)) for w in reversed(rest)) if p)
     picks = [*picks, *person] if picks else [*([action] if action else []), *person]
     picks += later
+    if thing := _named_thing(picks, setting, tiers, prepositions):  # "a skydiver under an open parachute"
+        picks = [thing, *(p for p in picks if p != thing)]
+        setting = None if setting == thing else setting
     alternatives = [n for n in icon_set.search(text, limit=4) if n != icon_set.FALLBACK]
     if spec.catalogue_icon:
         alternatives.insert(0, spec.catalogue_icon)
@@ -626,6 +685,59 @@ def choose(spec: ImageSpec) -> Subject:
         setting=setting if setting and setting.glyph != subject.glyph else None,
         alternatives=tuple(dict.fromkeys(n for n in alternatives if n != subject.glyph))[:3],
     )
+
+
+def _incorporated(phrase: _Phrase) -> tuple[Pick, int, tuple[str, ...]] | None:
+    """The thing a verb and its object name as one closed compound, object first, when that is an icon's
+    name: "shaking hands" -> handshake, "washing dishes" -> dishwasher; else None."""
+    if not phrase.verb or not phrase.verb.endswith("ing") or not phrase.words:
+        return None
+    stem, noun = phrase.verb[:-3], _nouns(phrase.words)[-1]
+    stems = {stem, stem + "e", stem[:-1] if len(stem) > 2 and stem[-1] == stem[-2] else stem}
+    for joined in (noun + form + end for form in sorted(stems) for end in ("", "r", "er")):
+        if _is_name(joined):
+            return Pick(icon_set.vocabulary().names[frozenset([joined])], (phrase.verb, noun)), NAME, ()
+    return None
+
+
+def _named_thing(
+    picks: list[Pick], setting: Pick | None, tiers: dict[Pick, int], prepositions: dict[Pick, str | None]
+) -> Pick | None:
+    """A thing the words name exactly, to draw instead of a subject the vocabulary only guesses at (a
+    name part, a broad hint) or a person it knows by a broader class (a catalogue's or an alias's: a
+    chemist is a pharmacy): "a skydiver under an open parachute" (sky + diver, a guess) draws the
+    parachute, "a chemist pouring a liquid into a flask" the flask. Only an icon's own name or a curated
+    one, never a place: a setting after "at", "on", "from"... stays the setting ("a fisherman on a
+    pier"), a container stays one ("a basket of apples"): only an object, a "with" and an "into", an
+    "under" and the like hold a thing."""
+    if not picks or picks[0] not in tiers:
+        return None
+    tier, words = tiers[picks[0]], picks[0].words
+    person = len(words) == 1 and words[0].endswith(_AGENT_ENDINGS) and tier in (CATALOGUE, ALIAS)
+    if tier < PART and not person:
+        return None
+    later = [*picks[1:], *([setting] if setting else [])]
+    return next(
+        (
+            p
+            for p in later
+            if tiers.get(p, BROAD) <= NAME and prepositions.get(p) in _HOLDING and not _is_place(p)
+        ),
+        None,
+    )
+
+
+# Agent nouns (a chemist, a fisherman) and prepositions that place a thing rather than a scene.
+_AGENT_ENDINGS = ("ist", "ian", "man", "er", "or")
+_HOLDING = _word_set("into under underneath beneath inside onto with") | {None}
+
+
+def _is_place(pick: Pick) -> bool:
+    """True when the pick names a scene's setting (a sea, a table, an office): offline_scenes' words."""
+    from imagegen.providers.offline_scenes import SCENE_WORDS  # here: offline_scenes imports this module
+
+    words = set(icon_set.words(pick.glyph.replace("-", " "), *pick.words))
+    return any(words.intersection(setting) for setting in SCENE_WORDS.values())
 
 
 def _element(element: str) -> Pick | None:
