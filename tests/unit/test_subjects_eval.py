@@ -13,7 +13,9 @@ nor their results, kept outside the repository while that round ran, and scored 
 yielding to the icon named by its word, service and route heads, group words) looked at its misses, so
 it is no longer unseen. The "held_out_4" split (113 categories, 36 prompts) was written the same way
 during that round and scored once after it: 0.681 / 0.750, the fair figure now; round 5 (precedence:
-exact names first) looked at its misses, so it is no longer unseen. The README states all five.
+exact names first) looked at its misses, so it is no longer unseen. The "held_out_5" split (122
+categories, 36 prompts), written the same way during round 5 and scored once after it: 0.746 / 0.750,
+the same as before that round. The README states all six.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ ICONS, BLOG = EVAL["icons"], EVAL["blog"]
 # Floors at the measured figures (tuning 110/117 and 38/38, held_out 49/55 and 18/18, held_out_2 67/69
 # and 20/20, held_out_3 94/113 and 34/35 after a round that looked at it), so that a change that loses
 # ground fails. held_out_3 is below issue 14's icon target (0.9): its floor is the measured figure.
+# held_out_5 (91/122 and 27/36) is the last split written unseen and scored once: its floor is that.
 # held_out_4 (77/113 and 27/36), written unseen like held_out_3 and scored once after round 4: the
 # fairest figure, below both targets; round 5 looked at its misses: floors at 88/113 and 31/36.
 TARGETS = {
@@ -50,6 +53,8 @@ TARGETS = {
     ("blog", "held_out_3"): 0.97,
     ("icons", "held_out_4"): 0.77,
     ("blog", "held_out_4"): 0.86,
+    ("icons", "held_out_5"): 0.74,
+    ("blog", "held_out_5"): 0.75,
 }
 
 
@@ -123,7 +128,9 @@ def test_the_issues_examples_show_their_subject() -> None:
     assert wrong == []
 
 
-@pytest.mark.parametrize("split", ["tuning", "held_out", "held_out_2", "held_out_3", "held_out_4"])
+@pytest.mark.parametrize(
+    "split", ["tuning", "held_out", "held_out_2", "held_out_3", "held_out_4", "held_out_5"]
+)
 def test_top1_relevance(split: str, capsys: pytest.CaptureFixture[str]) -> None:
     named = _catalogue_texts()
     icons = [i for i in ICONS if i["split"] == split and normalize(i["input"]) not in named]
