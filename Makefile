@@ -83,6 +83,7 @@ bench: $(BIN)/imagegen  ## prints the figures quoted in issues
 	$(BIN)/python bench/real_provider.py
 	$(BIN)/python bench/upload_trigger.py
 	$(BIN)/python bench/hook_latency.py
+	$(BIN)/python bench/economy.py
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -9,13 +9,8 @@ from typing import Any
 import pytest
 
 from imagegen.models.domain import ImageSpec
-from imagegen.providers.openai_batches import (
-    input_line,
-    parse_custom_id,
-    request_body,
-    sort_line,
-    split_lines,
-)
+from imagegen.providers.openai_batches import input_line, parse_custom_id, sort_line, split_lines
+from imagegen.providers.openai_provider import request_body
 from imagegen.providers.prices import cost_from_usage
 from imagegen.providers.registry import BATCH_ENDPOINT, BATCH_MAX_REQUESTS, DEFAULT_MODEL
 from tests.unit.fakes import make_services

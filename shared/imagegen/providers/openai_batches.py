@@ -21,7 +21,7 @@ from imagegen.config import Settings
 from imagegen.errors import PermanentGenerationError, TransientGenerationError
 from imagegen.models.domain import ImageSpec
 from imagegen.providers.base import GeneratedImage
-from imagegen.providers.openai_provider import REFUSAL_CODES
+from imagegen.providers.openai_provider import REFUSAL_CODES, request_body
 from imagegen.providers.prices import BATCH_PRICE_FACTOR, cost_from_usage
 from imagegen.providers.registry import (
     BATCH_ENDPOINT,
@@ -45,21 +45,6 @@ def custom_id(job_id: str, index: int) -> str:
 def parse_custom_id(value: str) -> tuple[str, int] | None:
     job_id, _, index = value.rpartition(":")
     return (job_id, int(index)) if job_id and index.isdigit() else None
-
-
-def request_body(spec: ImageSpec) -> dict[str, Any]:
-    """The synchronous call's parameters (OpenAIProvider.generate), as a batch line's body."""
-    body: dict[str, Any] = {
-        "model": spec.model,
-        "prompt": spec.prompt,
-        "size": spec.size,
-        "quality": spec.quality,
-        "n": 1,
-        "output_format": spec.output_format,
-    }
-    if spec.background != "auto":
-        body["background"] = spec.background
-    return body
 
 
 def input_line(job_id: str, index: int, spec: ImageSpec) -> bytes:

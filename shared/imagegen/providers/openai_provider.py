@@ -92,18 +92,7 @@ class OpenAIProvider:
         return call_timeout_for(spec.model, spec.quality, settings.openai_timeout, settings.batch_timeout)
 
     def generate(self, spec: ImageSpec) -> GeneratedImage:
-        # Only what GPT image models accept: no response_format (always base64), no style (in the prompt).
-        params: dict[str, Any] = {
-            "model": spec.model,
-            "prompt": spec.prompt,
-            "size": spec.size,
-            "quality": spec.quality,
-            "n": 1,
-            "output_format": spec.output_format,
-            "timeout": self.timeout(spec),
-        }
-        if spec.background != "auto":
-            params["background"] = spec.background
+        params: dict[str, Any] = {**request_body(spec), "timeout": self.timeout(spec)}
         attempt, lost = 0, 0
         while True:
             try:
@@ -167,6 +156,22 @@ class OpenAIProvider:
     @staticmethod
     def _attempt_delay(attempt: int) -> float:
         return float(min(MAX_BACKOFF_SECONDS, 0.5 * 2**attempt))
+
+
+def request_body(spec: ImageSpec) -> dict[str, Any]:
+    """What a call asks for, the synchronous one and a Batch API line alike. Only what GPT image models
+    accept: no response_format (always base64), no style (it is in the prompt)."""
+    body: dict[str, Any] = {
+        "model": spec.model,
+        "prompt": spec.prompt,
+        "size": spec.size,
+        "quality": spec.quality,
+        "n": 1,
+        "output_format": spec.output_format,
+    }
+    if spec.background != "auto":
+        body["background"] = spec.background
+    return body
 
 
 def _permanent_failure(error: openai.APIError, spec: ImageSpec) -> PermanentGenerationError:
