@@ -319,3 +319,26 @@ def test_a_cached_request_never_goes_to_a_batch(services: FakeServices) -> None:
     )
     assert (again.state, again.priority) == (JobState.COMPLETED, "standard")
     assert _queue(services).take(SubmitMessage) == []
+
+
+def test_max_cost_counts_economy_images_at_half_price(services: FakeServices) -> None:
+    from imagegen.errors import BudgetExceededError
+    from imagegen.models.domain import ImageSpec
+    from imagegen.providers.prices import estimate_spec_cost
+
+    one = ImageSpec(
+        kind="icon", prompt="x", width=1024, height=1024, key="k.png", model=DEFAULT_MODEL, quality="high"
+    )
+    full = estimate_spec_cost(one)
+    assert estimate_spec_cost(one.model_copy(update={"priority": "economy"})) == pytest.approx(full / 2)
+    fields: dict[str, Any] = {
+        "categories": ["tea 0", "tea 1"],
+        "quality": "high",
+        "size": "1024x1024",
+        "use_cache": False,
+    }
+    ceiling = round(2 * full * 0.75, 2)  # above the economy estimate (about 0.21), below the standard
+    with pytest.raises(BudgetExceededError):
+        create_job(BatchRequest(**fields, max_cost_usd=ceiling, priority="standard"), ALICE, services)
+    job = create_job(BatchRequest(**fields, max_cost_usd=ceiling, priority="economy"), ALICE, services)
+    assert job.priority == "economy"
