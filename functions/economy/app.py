@@ -24,7 +24,8 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
     def seconds_left() -> float:
         return lambda_context.get_remaining_time_in_millis() / 1000
 
-    economy.handle_message(record.body, default_services(), seconds_left)
+    attempt = int(record.attributes.approximate_receive_count or 1)
+    economy.handle_message(record.body, default_services(), seconds_left, attempt)
 
 
 @logger.inject_lambda_context

@@ -342,3 +342,28 @@ def test_max_cost_counts_economy_images_at_half_price(services: FakeServices) ->
         create_job(BatchRequest(**fields, max_cost_usd=ceiling, priority="standard"), ALICE, services)
     job = create_job(BatchRequest(**fields, max_cost_usd=ceiling, priority="economy"), ALICE, services)
     assert job.priority == "economy"
+
+
+def test_a_submit_the_batch_api_never_takes_goes_to_the_standard_path_on_its_last_delivery(
+    services: FakeServices,
+) -> None:
+    from imagegen.errors import TransientGenerationError
+    from imagegen.local.template import Template
+
+    job_id = _economy_job(services, count=2)
+    batches = _batches(services)
+
+    def unreachable(*args: Any) -> str:
+        raise TransientGenerationError("uploading the input file: APIConnectionError")
+
+    batches.submit = unreachable  # type: ignore[method-assign,assignment]
+    body = SubmitMessage(job_id=job_id).model_dump_json()
+    with pytest.raises(TransientGenerationError):
+        economy.handle_message(body, services, attempt=1)
+    assert set(_states(services, job_id)) == {ItemState.SUBMITTED}  # waiting for the next delivery
+    economy.handle_message(body, services, attempt=economy.ECONOMY_MAX_RECEIVES)
+    assert set(_states(services, job_id)) == {ItemState.QUEUED}
+    assert [message.index for message in services.queue.sent] == [0, 1]
+    assert {item.spec.priority for item in services.jobs.iter_items(job_id)} == {"standard"}
+    queue = Template().resources["EconomyQueue"]["Properties"]["RedrivePolicy"]
+    assert queue["maxReceiveCount"] == economy.ECONOMY_MAX_RECEIVES

@@ -55,6 +55,9 @@ _MESSAGE: TypeAdapter[SubmitMessage | CollectMessage | CancelMessage] = TypeAdap
 # A collect stops reading lines this long before its function's deadline and continues in a new message.
 COLLECT_MARGIN_SECONDS = 60.0
 COLLECT_SECONDS = 840.0  # the economy function's 900 s, less the margin
+# EconomyQueue's maxReceiveCount (infra/template.yaml): the last delivery of a submit that keeps failing
+# sends its items to the standard path rather than leave them waiting for a batch that never comes.
+ECONOMY_MAX_RECEIVES = 5
 
 
 def job_priority(
@@ -77,11 +80,14 @@ def job_priority(
     return "economy"
 
 
-def handle_message(body: str, services: Services, deadline: Callable[[], float] | None = None) -> None:
-    """One EconomyQueue message. `deadline`: seconds left in the invocation (collect continues later)."""
+def handle_message(
+    body: str, services: Services, deadline: Callable[[], float] | None = None, attempt: int = 1
+) -> None:
+    """One EconomyQueue message. `deadline`: seconds left in the invocation (collect continues later);
+    `attempt`: its delivery (the last one of a submit falls back to the standard path)."""
     message = _MESSAGE.validate_json(body)
     if isinstance(message, SubmitMessage):
-        submit(message.job_id, services)
+        submit(message.job_id, services, last_attempt=attempt >= ECONOMY_MAX_RECEIVES)
     elif isinstance(message, CollectMessage):
         collect(message.batch_id, message.from_line, services, deadline)
     else:
@@ -101,13 +107,15 @@ def _job_batches(job: Job, services: Services) -> list[ProviderBatch]:
     return [batch for batch in found if batch is not None]
 
 
-def submit(job_id: str, services: Services) -> None:
+def submit(job_id: str, services: Services, *, last_attempt: bool = False) -> None:
     """Put the job's economy items into provider batches, one per input file.
 
     The files are the same on every try (split in index order), and each is recorded once it has a
     batch; a try that crashed after creating one finds it again by its metadata (OpenAIBatches.find),
     so an item is never drawn twice. Items are marked submitted before their file is uploaded: a
-    cancel arriving meanwhile leaves them to this function, which checks for it once its batches exist."""
+    cancel arriving meanwhile leaves them to this function, which checks for it once its batches exist.
+    On the message's last delivery, a file the Batch API still cannot take (an outage) goes to the
+    standard path instead."""
     from imagegen.providers.openai_batches import input_line, split_lines
 
     jobs = services.jobs
@@ -126,30 +134,44 @@ def submit(job_id: str, services: Services) -> None:
             _end_all(chunk_items, job, ItemState.CANCELLED, services)
             continue
         live = [item for item in chunk_items if jobs.submit_item(job_id, item.index, services.clock())]
-        if not live:
-            continue
-        try:
-            batch_id = services.batches.submit(job_id, chunk, [lines[n] for n in members if items[n] in live])
-        except PermanentGenerationError as error:
-            logger.warning("the Batch API refused a file", job_id=job_id, chunk=chunk, reason=str(error))
-            _fail_all(live, job, f"the Batch API refused the job: {error}", services)
-            continue
-        now = services.clock()
-        batch = ProviderBatch(
-            batch_id=batch_id,
-            job_id=job_id,
-            owner=job.owner,
-            chunk=chunk,
-            indexes=tuple(item.index for item in live),
-            status="validating",
-            created_at=now,
-            updated_at=now,
-        )
-        jobs.add_provider_batch(batch, _expires_at(services))
-        logger.info("provider batch created", job_id=job_id, chunk=chunk, batch_id=batch_id, lines=len(live))
+        if live:
+            live_lines = [lines[n] for n in members if items[n] in live]
+            _submit_file(job, chunk, live, live_lines, services, last_attempt)
     if (latest := jobs.get_job(job_id)) is not None and latest.cancel_requested:
         cancel_batches(job_id, services)  # a cancel that came while the files were being made
     close_job_if_done(job_id, services)
+
+
+def _submit_file(
+    job: Job, chunk: int, live: list[Item], lines: list[bytes], services: Services, last_attempt: bool
+) -> None:
+    """Upload one input file, create its batch and record it on the job."""
+    try:
+        batch_id = services.batches.submit(job.job_id, chunk, lines)
+    except PermanentGenerationError as error:
+        logger.warning("the Batch API refused a file", job_id=job.job_id, chunk=chunk, reason=str(error))
+        _fail_all(live, job, f"the Batch API refused the job: {error}", services)
+        return
+    except Exception:
+        if not last_attempt:
+            raise  # delivered again after the queue's visibility timeout
+        logger.exception("the Batch API stayed unreachable; drawing on the standard path", job_id=job.job_id)
+        for item in live:
+            _to_standard(item, job, services)
+        return
+    now = services.clock()
+    batch = ProviderBatch(
+        batch_id=batch_id,
+        job_id=job.job_id,
+        owner=job.owner,
+        chunk=chunk,
+        indexes=tuple(item.index for item in live),
+        status="validating",
+        created_at=now,
+        updated_at=now,
+    )
+    services.jobs.add_provider_batch(batch, _expires_at(services))
+    logger.info("provider batch created", job_id=job.job_id, chunk=chunk, batch_id=batch_id, lines=len(live))
 
 
 def _expires_at(services: Services) -> int:
