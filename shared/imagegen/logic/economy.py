@@ -163,7 +163,6 @@ def _submit_file(
     batch = ProviderBatch(
         batch_id=batch_id,
         job_id=job.job_id,
-        owner=job.owner,
         chunk=chunk,
         indexes=tuple(item.index for item in live),
         status="validating",

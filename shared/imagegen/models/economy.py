@@ -41,7 +41,6 @@ class ProviderBatch(BaseModel):
 
     batch_id: str
     job_id: str
-    owner: str
     chunk: int  # the job's chunk of items it holds (chunk k: indexes in `indexes`)
     indexes: tuple[int, ...]
     status: str  # the provider's: validating, in_progress, finalizing, completed, failed, expired, ...
