@@ -45,7 +45,7 @@ class _Encoder:
     weights: dict[
         str, NDArray[Any]
     ]  # float32, linear weights transposed (x @ w); word embeddings int8 or f16
-    word_scale: NDArray[Any] | None  # per-row scale of int8 word embeddings; None when they are float
+    word_scale: NDArray[Any] | None  # (rows, 1) scale of int8 word embeddings; None when they are float
 
 
 def available(model_dir: Path = MODEL_DIR) -> bool:
@@ -113,8 +113,9 @@ def _icon_vectors(model_dir: Path) -> tuple[tuple[str, ...], NDArray[Any]]:
 
 
 def load_weights(path: Path) -> tuple[dict[str, NDArray[Any]], NDArray[Any] | None]:
-    """The weights as the forward pass wants them: a quantised matrix (int8 with a per-row `.scale`, or
-    float16) back to float32 and transposed; the word embeddings stay compact (a text reads few rows)."""
+    """The weights as the forward pass wants them: a stored matrix (int8 with a `.scale` per row or per
+    group of a row, or float16) back to float32, transposed; the word embeddings stay int8 (a text reads
+    few rows) with a scale per row."""
     import numpy as np
 
     weights: dict[str, NDArray[Any]] = {}
@@ -126,8 +127,11 @@ def load_weights(path: Path) -> tuple[dict[str, NDArray[Any]], NDArray[Any] | No
             if name == "embeddings.word_embeddings.weight":
                 weights[name] = value
                 continue
-            scale = stored[name + ".scale"] if name + ".scale" in stored.files else None
-            value = value.astype(np.float32) * (scale[:, None] if scale is not None else 1.0)
+            value = value.astype(np.float32)
+            if name + ".scale" in stored.files:  # int8: a scale per row, or per group of a row's weights
+                scale = stored[name + ".scale"]
+                rows, columns = value.shape
+                value = (value.reshape(rows, scale.shape[1], -1) * scale[:, :, None]).reshape(rows, columns)
             weights[name] = (
                 np.ascontiguousarray(value.T) if name.endswith("dense.weight") or _is_qkv(name) else value
             )
@@ -165,7 +169,7 @@ def forward(
     n, tokens = ids.shape
     words = w["embeddings.word_embeddings.weight"][ids].astype(np.float32)
     if word_scale is not None:
-        words *= word_scale[ids][..., None]
+        words *= word_scale[ids]  # (n, tokens, 1): one scale per row
     x = (
         words
         + w["embeddings.position_embeddings.weight"][:tokens]
