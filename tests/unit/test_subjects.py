@@ -1,4 +1,7 @@
-"""The offline renderer's subject grammar: heads, compound names, light heads, settings, plurals."""
+"""The offline renderer's subject grammar: heads, compound names, light heads, settings, plurals.
+
+These tests pin the grammar alone: the sentence model that may overrule it (subjects._by_model) is switched
+off here, and tested in test_subjects_model.py."""
 
 from __future__ import annotations
 
@@ -17,6 +20,11 @@ from imagegen.providers import icon_set, subjects
 from imagegen.providers.icon_set import singular
 from imagegen.providers.offline import OfflineProvider
 from imagegen.providers.registry import DEFAULT_MODEL
+
+
+@pytest.fixture(autouse=True)
+def _grammar_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(subjects.sentence_model, "icon_scores", lambda text: {})
 
 
 def _blog(prompt: str, template: str | None = None) -> ImageSpec:
@@ -201,6 +209,7 @@ def test_the_offline_metadata_says_what_was_drawn_and_why(tmp_path: Path) -> Non
         "subject": {"glyph": "carrot", "words": ["vegetable"]},
         "companions": [],
         "setting": {"glyph": "table-furniture", "words": ["table"]},
+        "chosen_by": "grammar",
     }
 
 

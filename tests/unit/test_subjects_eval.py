@@ -15,7 +15,10 @@ it is no longer unseen. The "held_out_4" split (113 categories, 36 prompts) was 
 during that round and scored once after it: 0.681 / 0.750, the fair figure now; round 5 (precedence:
 exact names first) looked at its misses, so it is no longer unseen. The "held_out_5" split (122
 categories, 36 prompts), written the same way during round 5 and scored once after it: 0.746 / 0.750,
-the same as before that round. The README states all six.
+the same as before that round. Round 6 put a sentence model (all-MiniLM-L6-v2, providers/sentence_model.py)
+beside the grammar, by a rule fixed from leave-one-split-out runs on the six splits before the "held_out_6"
+split (124 categories, 41 prompts, written the same way) was scored, once: 0.718 / 0.756 (the grammar alone:
+0.637 / 0.756). The README states all seven.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import pytest
 from imagegen.logic.categories import best_match, catalogue, normalize
 from imagegen.logic.prompts import blog_prompt
 from imagegen.models.domain import ImageSpec
-from imagegen.providers import icon_set, subjects
+from imagegen.providers import icon_set, sentence_model, subjects
 from imagegen.providers.registry import DEFAULT_MODEL
 
 EVAL: dict[str, list[dict[str, Any]]] = json.loads(
@@ -42,19 +45,24 @@ ICONS, BLOG = EVAL["icons"], EVAL["blog"]
 # held_out_5 (91/122 and 27/36) is the last split written unseen and scored once: its floor is that.
 # held_out_4 (77/113 and 27/36), written unseen like held_out_3 and scored once after round 4: the
 # fairest figure, below both targets; round 5 looked at its misses: floors at 88/113 and 31/36.
+# Round 6 (the sentence model beside the grammar) measured 113/121, 49/55, 67/69, 96/113, 91/113, 95/122 and
+# held_out_6 89/124 on the icons (blog unchanged, 31/41 on held_out_6): the floors are those figures; tuning
+# lost one item to the model ("tax advisors": account-supervisor), held_out_3..5 gained 2, 3 and 4.
 TARGETS = {
-    ("icons", "tuning"): 0.94,
+    ("icons", "tuning"): 0.93,
     ("blog", "tuning"): 1.0,
     ("icons", "held_out"): 0.89,
     ("blog", "held_out"): 1.0,
     ("icons", "held_out_2"): 0.97,
     ("blog", "held_out_2"): 1.0,
-    ("icons", "held_out_3"): 0.83,
+    ("icons", "held_out_3"): 0.84,
     ("blog", "held_out_3"): 0.97,
-    ("icons", "held_out_4"): 0.77,
+    ("icons", "held_out_4"): 0.80,
     ("blog", "held_out_4"): 0.86,
-    ("icons", "held_out_5"): 0.74,
+    ("icons", "held_out_5"): 0.77,
     ("blog", "held_out_5"): 0.75,
+    ("icons", "held_out_6"): 0.71,
+    ("blog", "held_out_6"): 0.75,
 }
 
 
@@ -129,9 +137,12 @@ def test_the_issues_examples_show_their_subject() -> None:
 
 
 @pytest.mark.parametrize(
-    "split", ["tuning", "held_out", "held_out_2", "held_out_3", "held_out_4", "held_out_5"]
+    "split", ["tuning", "held_out", "held_out_2", "held_out_3", "held_out_4", "held_out_5", "held_out_6"]
 )
 def test_top1_relevance(split: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # The figures are the grammar's and the sentence model's together: without the model's files (built
+    # by `make`, tools/sentence_model.py) this measures something else, so it fails rather than skips.
+    assert sentence_model.available(), "the sentence model is not built: run make"
     named = _catalogue_texts()
     icons = [i for i in ICONS if i["split"] == split and normalize(i["input"]) not in named]
     blog = [i for i in BLOG if i["split"] == split]

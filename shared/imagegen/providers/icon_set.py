@@ -444,6 +444,11 @@ def _base(name: str, icons: dict[str, tuple[list[str], list[str]]]) -> str:
     return "-".join(parts)
 
 
+def is_variant(name: str) -> bool:
+    """True when a word after the name's first part marks a variant ("toy-brick-plus", "car-search")."""
+    return bool(_VARIANT_WORDS.intersection(name.split("-")[1:]))
+
+
 @cache
 def families() -> dict[str, frozenset[str]]:
     """Word -> the families (first name parts) of the icons whose name or alias holds it: how specific
