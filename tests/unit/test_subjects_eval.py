@@ -18,7 +18,8 @@ categories, 36 prompts), written the same way during round 5 and scored once aft
 the same as before that round. Round 6 put a sentence model (all-MiniLM-L6-v2, providers/sentence_model.py)
 beside the grammar, by a rule fixed from leave-one-split-out runs on the six splits before the "held_out_6"
 split (124 categories, 41 prompts, written the same way) was scored, once: 0.718 / 0.756 (the grammar alone:
-0.637 / 0.756). The README states all seven.
+0.637 / 0.756). The "held_out_7" split (119 categories, 40 prompts), written the same way during round 6,
+was scored once after it: 0.773 / 0.675 (the grammar alone: 0.689 / 0.675). The README states all eight.
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ TARGETS = {
     ("blog", "held_out_5"): 0.75,
     ("icons", "held_out_6"): 0.71,
     ("blog", "held_out_6"): 0.75,
+    ("icons", "held_out_7"): 0.77,  # 92/119, scored once
+    ("blog", "held_out_7"): 0.67,  # 27/40
 }
 
 
@@ -137,7 +140,17 @@ def test_the_issues_examples_show_their_subject() -> None:
 
 
 @pytest.mark.parametrize(
-    "split", ["tuning", "held_out", "held_out_2", "held_out_3", "held_out_4", "held_out_5", "held_out_6"]
+    "split",
+    [
+        "tuning",
+        "held_out",
+        "held_out_2",
+        "held_out_3",
+        "held_out_4",
+        "held_out_5",
+        "held_out_6",
+        "held_out_7",
+    ],
 )
 def test_top1_relevance(split: str, capsys: pytest.CaptureFixture[str]) -> None:
     # The figures are the grammar's and the sentence model's together: without the model's files (built

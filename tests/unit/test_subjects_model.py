@@ -57,7 +57,11 @@ def test_a_guess_yields_by_a_small_margin(scores: dict[str, float]) -> None:
 def test_words_the_grammar_finds_nothing_in_take_the_models_nearest(scores: dict[str, float]) -> None:
     scores.update({"horseshoe": 0.40, "horse": 0.35})
     chosen = subjects.choose(_icon("farriers"))
-    assert (chosen.subject.glyph, chosen.chooser, chosen.subject.words) == ("horseshoe", "model", ("farriers",))
+    assert (chosen.subject.glyph, chosen.chooser, chosen.subject.words) == (
+        "horseshoe",
+        "model",
+        ("farriers",),
+    )
 
 
 def test_a_variants_name_is_lowered(scores: dict[str, float]) -> None:
