@@ -686,17 +686,7 @@ def choose(spec: ImageSpec) -> Subject:
     alternatives = [n for n in icon_set.search(text, limit=4) if n != icon_set.FALLBACK]
     if spec.catalogue_icon:
         alternatives.insert(0, spec.catalogue_icon)
-    chooser = "grammar"
-    if _catalogue_names_it(spec) and spec.catalogue_icon:  # the catalogue's own, hand-picked icon
-        picks.insert(0, Pick(spec.catalogue_icon, tuple(_tokens(text))))
-    elif _misspelt(spec, picks) and spec.catalogue_icon:  # "electrnics": the catalogue's close spelling
-        picks.append(Pick(spec.catalogue_icon, tuple(_tokens(text))))
-    elif modelled := _by_model(text, picks[0] if picks else None, icon=spec.kind == "icon"):
-        # the grammar's subject is dropped (it was wrong), its modifiers stay as companions
-        picks = [modelled, *(p for p in picks[1:] if p.glyph != modelled.glyph)]
-        chooser = "model"
-    elif not picks:  # nothing in the words and no model: the catalogue's match, the index
-        picks.append(Pick(alternatives[0] if alternatives else icon_set.FALLBACK, tuple(_tokens(text))))
+    picks, chooser = _decide(spec, text, picks, alternatives)
     subject = picks[0]
     elements = [_sense(p, subject.glyph) for p in map(_element, spec.custom_elements) if p]
     return Subject(
@@ -706,6 +696,21 @@ def choose(spec: ImageSpec) -> Subject:
         alternatives=tuple(dict.fromkeys(n for n in alternatives if n != subject.glyph))[:3],
         chooser=chooser,
     )
+
+
+def _decide(spec: ImageSpec, text: str, picks: list[Pick], alternatives: list[str]) -> tuple[list[Pick], str]:
+    """The picks with the subject first, and what chose it ("grammar" or "model")."""
+    words = tuple(_tokens(text))
+    if _catalogue_names_it(spec) and spec.catalogue_icon:  # the catalogue's own, hand-picked icon
+        return [Pick(spec.catalogue_icon, words), *picks], "grammar"
+    if _misspelt(spec, picks) and spec.catalogue_icon:  # "electrnics": the catalogue's close spelling
+        return [Pick(spec.catalogue_icon, words)], "grammar"
+    if modelled := _by_model(text, picks[0] if picks else None, icon=spec.kind == "icon"):
+        # the grammar's subject is dropped (it was wrong), its modifiers stay as companions
+        return [modelled, *(p for p in picks[1:] if p.glyph != modelled.glyph)], "model"
+    if not picks:  # nothing in the words and no model: the catalogue's match, the index
+        return [Pick(alternatives[0] if alternatives else icon_set.FALLBACK, words)], "grammar"
+    return picks, "grammar"
 
 
 # How far the sentence model's best icon must beat the grammar's glyph, by how surely the vocabulary names
