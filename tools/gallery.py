@@ -11,6 +11,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from imagegen.logic.categories import best_match
 from imagegen.models.domain import ImageSpec
 from imagegen.providers.offline import OfflineProvider
 from imagegen.providers.offline_styles import STYLES
@@ -49,10 +50,15 @@ def icon_sheet(provider: OfflineProvider) -> Image.Image:
     """One row per ICON_ROWS entry, one column per style."""
     sheet = Image.new("RGB", (CELL * len(STYLES), CELL * len(ICON_ROWS)), "white")
     for row, (category, colours, elements) in enumerate(ICON_ROWS):
+        match = best_match(category)
         for column, style in enumerate(STYLES):
             spec = ImageSpec(
                 kind="icon",
                 model=DEFAULT_MODEL,
+                # the catalogue's match, as the service's specs carry it (logic.specs)
+                category_match=match.category.name if match else None,
+                category_score=match.score if match else None,
+                catalogue_icon=match.category.icon if match else None,
                 prompt=category,
                 width=512,
                 height=512,

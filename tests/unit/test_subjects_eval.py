@@ -19,7 +19,11 @@ the same as before that round. Round 6 put a sentence model (all-MiniLM-L6-v2, p
 beside the grammar, by a rule fixed from leave-one-split-out runs on the six splits before the "held_out_6"
 split (124 categories, 41 prompts, written the same way) was scored, once: 0.718 / 0.756 (the grammar alone:
 0.637 / 0.756). The "held_out_7" split (119 categories, 40 prompts), written the same way during round 6,
-was scored once after it: 0.773 / 0.675 (the grammar alone: 0.689 / 0.675). The README states all eight.
+was scored once after it: 0.773 / 0.675 (the grammar alone: 0.689 / 0.675). Round 7 let the model overrule a
+blog prompt's subject too, by margins set by leave-one-split-out runs on the eight splits (held_out_7's misses
+among them) and written down before "held_out_8" (79 categories, 61 prompts, written the same way) was
+scored once: 0.620 / 0.639 (round 6's code: 0.620 / 0.541; the grammar alone: 0.557 / 0.541). The README
+states all nine.
 """
 
 from __future__ import annotations
@@ -49,23 +53,28 @@ ICONS, BLOG = EVAL["icons"], EVAL["blog"]
 # Round 6 (the sentence model beside the grammar) measured 113/121, 49/55, 67/69, 96/113, 91/113, 95/122 and
 # held_out_6 89/124 on the icons (blog unchanged, 31/41 on held_out_6): the floors are those figures; tuning
 # lost one item to the model ("tax advisors": account-supervisor), held_out_3..5 gained 2, 3 and 4.
+# Round 7 (the model may overrule a blog prompt's subject) measured blog 36/38, 17/18, 19/20, 35/35, 32/36,
+# 30/36, 35/41 and 33/40 on tuning..held_out_7 (it looked at all of them: they lost 2, 1 and 1 on the three
+# the grammar was shaped on, and gained 1, 1, 3, 4 and 6 on the rest), then held_out_8 39/61 once.
 TARGETS = {
     ("icons", "tuning"): 0.93,
-    ("blog", "tuning"): 1.0,
+    ("blog", "tuning"): 0.94,
     ("icons", "held_out"): 0.89,
-    ("blog", "held_out"): 1.0,
+    ("blog", "held_out"): 0.94,
     ("icons", "held_out_2"): 0.97,
-    ("blog", "held_out_2"): 1.0,
+    ("blog", "held_out_2"): 0.95,
     ("icons", "held_out_3"): 0.84,
     ("blog", "held_out_3"): 0.97,
     ("icons", "held_out_4"): 0.80,
-    ("blog", "held_out_4"): 0.86,
+    ("blog", "held_out_4"): 0.88,
     ("icons", "held_out_5"): 0.77,
-    ("blog", "held_out_5"): 0.75,
+    ("blog", "held_out_5"): 0.83,
     ("icons", "held_out_6"): 0.71,
-    ("blog", "held_out_6"): 0.75,
+    ("blog", "held_out_6"): 0.85,
     ("icons", "held_out_7"): 0.77,  # 92/119, scored once
-    ("blog", "held_out_7"): 0.67,  # 27/40
+    ("blog", "held_out_7"): 0.82,  # 33/40 (27/40 before round 7 looked at it)
+    ("icons", "held_out_8"): 0.62,  # 49/79, scored once after round 7
+    ("blog", "held_out_8"): 0.63,  # 39/61
 }
 
 
@@ -150,6 +159,7 @@ def test_the_issues_examples_show_their_subject() -> None:
         "held_out_5",
         "held_out_6",
         "held_out_7",
+        "held_out_8",
     ],
 )
 def test_top1_relevance(split: str, capsys: pytest.CaptureFixture[str]) -> None:

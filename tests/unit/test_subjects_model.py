@@ -79,11 +79,15 @@ def test_a_misspelt_catalogue_name_keeps_the_catalogues_icon(scores: dict[str, f
     assert subjects.choose(far).subject.glyph == "guitar-electric"  # not close enough to be a spelling
 
 
-def test_a_blog_prompt_keeps_the_grammars_subject_and_setting(scores: dict[str, float]) -> None:
-    scores.update({"lighthouse": 0.1, "waves": 0.99})
+def test_a_blog_prompts_named_subject_yields_only_by_a_wide_margin(scores: dict[str, float]) -> None:
+    # "lighthouse" is an icon's own name: in a blog prompt the model must beat it by > 0.3
+    scores.update({"lighthouse": 0.50, "waves": 0.79})
     chosen = subjects.choose(_blog("A lighthouse on a rocky coast"))
     assert (chosen.subject.glyph, chosen.chooser) == ("lighthouse", "grammar")
-    scores.update({"horseshoe": 0.5, "waves": 0.1})
+    scores.update({"waves": 0.81})
+    assert subjects.choose(_blog("A lighthouse on a rocky coast")).subject.glyph == "waves"
+    scores.clear()
+    scores.update({"horseshoe": 0.5})
     assert subjects.choose(_blog("Farriers")).subject.glyph == "horseshoe"  # nothing named: the model
 
 
