@@ -16,7 +16,7 @@ from imagegen.logic.blog_files import generate_to_disk
 from imagegen.logic.prompts import blog_prompt
 from imagegen.models.domain import ImageSpec
 from imagegen.models.requests import BlogImageRequest
-from imagegen.providers import icon_set, subjects
+from imagegen.providers import icon_set, sentence_model, subjects
 from imagegen.providers.icon_set import singular
 from imagegen.providers.offline import OfflineProvider
 from imagegen.providers.registry import DEFAULT_MODEL
@@ -24,7 +24,7 @@ from imagegen.providers.registry import DEFAULT_MODEL
 
 @pytest.fixture(autouse=True)
 def _grammar_alone(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(subjects.sentence_model, "icon_scores", lambda text: {})
+    monkeypatch.setattr(sentence_model, "icon_scores", lambda text: {})
 
 
 def _blog(prompt: str, template: str | None = None) -> ImageSpec:

@@ -23,9 +23,7 @@ def _blog(prompt: str) -> ImageSpec:
 def scores(monkeypatch: pytest.MonkeyPatch) -> dict[str, float]:
     """The model's cosine per icon, as the test sets it; every other icon scores 0."""
     given: dict[str, float] = {}
-    monkeypatch.setattr(
-        subjects.sentence_model, "icon_scores", lambda text: {"tag": 0.0, "account": 0.0, **given}
-    )
+    monkeypatch.setattr(sentence_model, "icon_scores", lambda text: {"tag": 0.0, "account": 0.0, **given})
     return given
 
 
@@ -99,7 +97,7 @@ def test_the_overruled_subject_is_not_drawn_as_a_companion(scores: dict[str, flo
 
 
 def test_without_the_model_the_grammar_decides(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(subjects.sentence_model, "icon_scores", lambda text: {})
+    monkeypatch.setattr(sentence_model, "icon_scores", lambda text: {})
     assert subjects.choose(_icon("gas bottles")).subject.glyph == "baby-bottle"
     assert subjects.choose(_icon("farriers")).chooser == "grammar"
 

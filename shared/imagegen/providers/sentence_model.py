@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 # on the other core for a while after each one, which cost the renderer that runs next ~100 ms of CPU per
 # image in bench/render.py for ~1.5 ms less wall time. Set before numpy's first import (in this module's
 # functions); nothing else in the worker uses numpy. An operator's own setting wins.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # noqa: TID251 (a library setting, not our configuration)
 
 MODEL_DIR = Path(__file__).resolve().parents[1] / "data" / "sentence_model"
 WEIGHTS_FILE = "weights.npz"
