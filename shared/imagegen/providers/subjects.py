@@ -752,7 +752,7 @@ def _by_model(text: str, pick: Pick | None, icon: bool) -> Pick | None:
         own = scores.get(pick.glyph.removesuffix("-outline"))
         if own is not None and best_score - own <= margins[tier]:
             return None
-    return Pick(best, tuple(_tokens(text)))
+    return Pick(best, tuple(w for w in _tokens(text) if w not in _FUNCTION_WORDS))  # the words it read
 
 
 @cache
