@@ -18,8 +18,9 @@ numpy: providers/sentence_model.py) compares the user's whole text with every ic
 it by a margin (_by_model): "toy blocks" is no cancel sign ("block" is its alias), "blood donation" no coin
 in a hand, "a ship's wheel on the deck" no tire. The grammar still gives a blog scene its setting and
 companions. On inputs neither had seen, each split scored once (README), the model raised icons from the
-grammar's 0.637 to 0.718 (held_out_6), 0.689 to 0.773 (held_out_7) and 0.557 to 0.620 (held_out_8), and blog
-subjects from 0.541 to 0.639 (held_out_8). `offline_subject.chosen_by` says which one chose.
+grammar's 0.637 to 0.718 (held_out_6), 0.689 to 0.773 (held_out_7), 0.557 to 0.620 (held_out_8) and 0.510 to
+0.600 (held_out_9), and blog subjects from 0.541 to 0.639 (held_out_8) and 0.760 to 0.820 (held_out_9).
+`offline_subject.chosen_by` says which one chose.
 
 The grammar, in order:
 - words split at prepositions, conjunctions and verbs into noun phrases; the first phrase is the subject,
